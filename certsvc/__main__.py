@@ -1,0 +1,3 @@
+from certsvc.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Issuing agencies: the bodies in whose name documents are issued and signed."""

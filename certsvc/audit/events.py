@@ -1,0 +1,66 @@
+"""Recording audit events: the one place every state change reports to.
+
+Callers pass the session of the transaction that makes the change, so the event commits or
+rolls back with it: there is never a change without its event, nor an event without its change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+from typing import Any
+
+from sqlmodel import Session
+
+from certsvc.audit.models import AuditEvent
+
+FORBIDDEN_DETAIL_KEYS = frozenset({"id_number", "identity_number", "证件号码"})
+
+
+class Action(StrEnum):
+    """Every audited action, namespaced by domain."""
+
+    SYSTEM_INIT = "system:init"
+    AGENCY_CREATE = "agency:create"
+    ROSTER_IMPORT = "roster:import"
+    PERSON_UPDATE = "person:update"
+    PUBLICITY_OPEN = "publicity:open"
+    PUBLICITY_CLOSE = "publicity:close"
+    OBJECTION_LODGE = "objection:lodge"
+    OBJECTION_RESOLVE = "objection:resolve"
+    RESULT_WITHDRAW = "result:withdraw"
+
+
+def record(
+    session: Session,
+    action: Action,
+    *,
+    actor: str,
+    subject_type: str,
+    subject_id: object,
+    details: Mapping[str, Any] | None = None,
+) -> AuditEvent:
+    """Add an audit event to ``session``'s transaction and return it."""
+    payload = dict(details or {})
+    _refuse_identity_numbers(payload)
+    if not actor:
+        raise ValueError("an audit event needs an actor")
+    event = AuditEvent(
+        actor=actor,
+        action=action.value,
+        subject_type=subject_type,
+        subject_id=str(subject_id),
+        details=payload,
+    )
+    session.add(event)
+    return event
+
+
+def _refuse_identity_numbers(payload: Mapping[str, Any], path: Iterable[str] = ()) -> None:
+    for key, value in payload.items():
+        if key in FORBIDDEN_DETAIL_KEYS:
+            raise ValueError(
+                f"audit details may not hold an identity number ({'.'.join([*path, key])})"
+            )
+        if isinstance(value, Mapping):
+            _refuse_identity_numbers(value, [*path, key])

@@ -1,0 +1,64 @@
+"""The ``certsvc`` command: one group, with a module per domain registering its commands."""
+
+from __future__ import annotations
+
+from typing import IO, Any
+
+import click
+
+from certsvc import __version__
+from certsvc.cli import agency, publicity, roster, system
+from certsvc.cli.context import CliContext
+from certsvc.config import Settings
+from certsvc.errors import CertsvcError
+
+
+class CertsvcCommandError(click.ClickException):
+    """A :class:`CertsvcError` on its way out: its message and its exit code."""
+
+    def __init__(self, error: CertsvcError) -> None:
+        super().__init__(str(error))
+        self.exit_code = error.exit_code  # type: ignore[misc]  # per error, not per class
+
+    def format_message(self) -> str:
+        return self.message
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True, file=file)
+
+
+class CertsvcGroup(click.Group):
+    """Turns every ``CertsvcError`` raised by a command into a clear message and exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CertsvcError as exc:
+            raise CertsvcCommandError(exc) from exc
+
+
+@click.group(cls=CertsvcGroup)
+@click.version_option(__version__, prog_name="certsvc")
+@click.option(
+    "--actor",
+    envvar="CERTSVC_ACTOR",
+    default=None,
+    help="Who is acting, for the audit log (default: the OS user).",
+)
+@click.pass_context
+def cli(ctx: click.Context, actor: str | None) -> None:
+    """certsvc: issue and verify electronic professional-title documents."""
+    try:
+        settings = Settings.from_env()
+    except CertsvcError as exc:
+        raise CertsvcCommandError(exc) from exc
+    ctx.obj = CliContext(settings=settings, actor_override=actor)
+
+
+for module in (system, roster, publicity, agency):
+    module.register(cli)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="certsvc")

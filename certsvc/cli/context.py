@@ -1,0 +1,50 @@
+"""What every command needs: settings, the database, the calendar, who is acting, and today."""
+
+from __future__ import annotations
+
+import getpass
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import cached_property
+from zoneinfo import ZoneInfo
+
+from rich.console import Console
+
+from certsvc.config import Settings
+from certsvc.db.database import Database
+from certsvc.publicity.calendar import WorkingDayCalendar
+
+
+@dataclass
+class CliContext:
+    settings: Settings
+    actor_override: str | None = None
+    console: Console = field(default_factory=Console)
+    err: Console = field(default_factory=lambda: Console(stderr=True))
+
+    @cached_property
+    def db(self) -> Database:
+        return Database(self.settings.sqlalchemy_url, echo=self.settings.sql_echo)
+
+    def migrated_db(self) -> Database:
+        """The database, refusing to go on if ``certsvc init`` has not been run."""
+        self.db.require_migrated()
+        return self.db
+
+    @cached_property
+    def calendar(self) -> WorkingDayCalendar:
+        return WorkingDayCalendar.from_overrides_file(self.settings.calendar_overrides)
+
+    @property
+    def actor(self) -> str:
+        actor = self.actor_override or self.settings.actor
+        if not actor:
+            try:
+                actor = getpass.getuser()
+            except (KeyError, OSError):
+                actor = "unknown"
+        return f"cli:{actor}"[:64]
+
+    def today(self) -> date:
+        """Today in the bureau's time zone (publicity days are Beijing dates)."""
+        return datetime.now(ZoneInfo(self.settings.timezone)).date()

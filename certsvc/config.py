@@ -1,0 +1,125 @@
+"""Settings: one frozen object, read from ``CERTSVC_*`` environment variables.
+
+Every setting has an embedded default so that ``certsvc demo`` works on a fresh machine: an SQLite
+file under the data folder, keys under ``keys/``, the web service on localhost. Production sets the
+variables (see the README). ``certsvc config`` prints what is in force, secrets masked.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from certsvc.errors import ConfigError
+
+ENV_PREFIX = "CERTSVC_"
+
+
+def _secret() -> Any:
+    return field(default="", metadata={"secret": True})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Settings in force. Build with :meth:`from_env`; tests pass overrides to it."""
+
+    data_dir: Path = Path("data")
+    database_url: str = ""  # empty: sqlite file in data_dir
+    key_dir: Path = Path("keys")
+    public_base_url: str = "http://localhost:8000"
+    timezone: str = "Asia/Shanghai"
+    publicity_working_days: int = 5
+    calendar_overrides: Path | None = None
+    agency_code: str = "BJRS"
+    agency_name: str = "北京市人力资源和社会保障局"
+    agency_region_code: str = "110000"
+    actor: str = ""  # who the command line acts as; default: the OS user
+    secret_key: str = _secret()
+    sql_echo: bool = False
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read ``CERTSVC_<FIELD>`` variables; ``overrides`` win over the environment."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            name = ENV_PREFIX + f.name.upper()
+            if f.name in overrides:
+                values[f.name] = overrides.pop(f.name)
+            elif env.get(name, "") != "":
+                values[f.name] = _convert(name, env[name], f.type)
+        if overrides:
+            raise ConfigError(f"unknown setting(s): {', '.join(sorted(overrides))}")
+        settings = cls(**values)
+        settings._check()
+        return settings
+
+    def _check(self) -> None:
+        if self.publicity_working_days < 1:
+            raise ConfigError(
+                "CERTSVC_PUBLICITY_WORKING_DAYS must be at least 1, "
+                f"not {self.publicity_working_days}"
+            )
+        parts = urlsplit(self.public_base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(
+                "CERTSVC_PUBLIC_BASE_URL must be an http(s) URL such as "
+                f"https://zc.example.gov.cn, not {self.public_base_url!r}"
+            )
+        if not self.agency_region_code.isdigit() or len(self.agency_region_code) != 6:
+            raise ConfigError(
+                "CERTSVC_AGENCY_REGION_CODE must be a 6-digit administrative division code "
+                f"(GB/T 2260), not {self.agency_region_code!r}"
+            )
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL in force: the configured one, or the embedded SQLite file."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'certsvc.sqlite3').resolve()}"
+
+    def display(self) -> dict[str, str]:
+        """Every setting as text, secrets masked, for ``certsvc config``."""
+        shown: dict[str, str] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.metadata.get("secret"):
+                shown[f.name] = "(set, hidden)" if value else "(not set)"
+            elif f.name == "database_url":
+                shown[f.name] = mask_url_password(self.sqlalchemy_url)
+            else:
+                shown[f.name] = "" if value is None else str(value)
+        return shown
+
+
+def mask_url_password(url: str) -> str:
+    """``postgresql://u:secret@h/db`` -> ``postgresql://u:***@h/db``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _convert(name: str, raw: str, annotation: Any) -> Any:
+    kind = str(annotation)
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "bool":
+            lowered = raw.strip().lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError("expected true or false")
+        if kind.startswith("Path"):
+            return Path(raw).expanduser()
+    except ValueError as exc:
+        raise ConfigError(f"{name}={raw!r} is not valid: {exc}") from exc
+    return raw

@@ -1,0 +1,1 @@
+"""Persistence: the database wrapper, shared column types and the gathered schema."""

@@ -1,0 +1,14 @@
+"""Every table certsvc owns, gathered in one ``MetaData`` for Alembic and the tests.
+
+Each domain keeps its tables in its own ``models.py``; importing them here registers them.
+"""
+
+from __future__ import annotations
+
+import certsvc.agencies.models
+import certsvc.audit.models
+import certsvc.publicity.models
+import certsvc.roster.models  # noqa: F401
+from certsvc.db.base import SQLModel
+
+metadata = SQLModel.metadata

@@ -1,0 +1,160 @@
+"""``certsvc demo``: a working example built from nothing on the configured database.
+
+Today it initialises the database, imports a generated roster, runs publicity for every
+session over the 2025 National Day holiday (opened on Friday 26 September, so the five working
+days run to 9 October), lodges three objections — one upheld, one dismissed, one left open —
+and closes publicity. Every step is skipped when already done, so the demo can be run again.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlmodel import col, select
+
+from certsvc.bootstrap import initialise
+from certsvc.cli.context import CliContext
+from certsvc.publicity.models import Objection, ObjectionChannel, PublicityStatus
+from certsvc.publicity.service import (
+    close_publicity,
+    find_period,
+    lodge_objection,
+    open_publicity,
+    resolve_objection,
+)
+from certsvc.roster.generator import RosterSpec, write_roster
+from certsvc.roster.importer import import_roster
+from certsvc.roster.models import ReviewResult, ReviewSession
+
+REVIEW_DATE = date(2025, 9, 12)
+PUBLICITY_START = date(2025, 9, 26)  # the Friday before National Day 2025
+OBJECTION_RECEIVED = date(2025, 9, 29)
+
+
+def run_demo(ctx: CliContext, *, rows: int, seed: int) -> None:
+    out = ctx.console
+    settings = ctx.settings
+    db = ctx.db
+    init = initialise(db, settings, actor=ctx.actor)
+    out.print(
+        f"[bold]1. database[/] {settings.display()['database_url']} at revision "
+        f"{init.revision_after}; agency {settings.agency_code} ({settings.agency_name})"
+    )
+
+    roster_path = settings.data_dir / "demo" / f"roster-{seed}-{rows}.csv"
+    roster_path.parent.mkdir(parents=True, exist_ok=True)
+    manifest = write_roster(
+        roster_path, RosterSpec(rows=rows, seed=seed, year=2025, review_date=REVIEW_DATE)
+    )
+    out.print(
+        f"[bold]2. roster[/] {roster_path}: {manifest.rows} rows in "
+        f"{manifest.sessions} review sessions"
+    )
+
+    report = import_roster(
+        db, roster_path, agency_code=settings.agency_code, actor=ctx.actor, today=ctx.today()
+    )
+    if not report.ok:
+        raise RuntimeError(f"the demo roster did not import: {report.errors[:3]}")
+    out.print(
+        f"[bold]3. import[/] {report.results_created} results created, "
+        f"{report.results_unchanged} already stored, {report.persons_created} persons"
+    )
+
+    today = ctx.today()
+    with db.session() as session:
+        sessions = session.exec(select(ReviewSession).order_by(col(ReviewSession.id))).all()
+        session_ids = [review.id for review in sessions if review.id is not None]
+    opened = 0
+    for session_id in session_ids:
+        with db.session() as session:
+            if find_period(session, session_id) is None:
+                open_publicity(
+                    session,
+                    ctx.calendar,
+                    session_id=session_id,
+                    start=PUBLICITY_START,
+                    working_days=settings.publicity_working_days,
+                    actor=ctx.actor,
+                    today=today,
+                )
+                opened += 1
+    end = ctx.calendar.working_day_end(PUBLICITY_START, settings.publicity_working_days)
+    out.print(
+        f"[bold]4. publicity[/] opened for {opened} session(s) from {PUBLICITY_START} "
+        f"to {end}: {settings.publicity_working_days} working days across National Day "
+        "(the make-up Sunday 28 September counts, 1–8 October do not)"
+    )
+
+    _demo_objections(ctx, session_ids[0], today)
+
+    held_total = withdrawn_total = cleared_total = 0
+    for session_id in session_ids:
+        with db.session() as session:
+            period = find_period(session, session_id)
+            if period is None or period.status is PublicityStatus.CLOSED:
+                continue
+            standing = close_publicity(session, session_id=session_id, actor=ctx.actor, today=today)
+            held_total += len(standing.held)
+            withdrawn_total += len(standing.withdrawn)
+            cleared_total += standing.cleared
+            for held in standing.held:
+                out.print(
+                    f"   held: result {held.result_id} ({held.person_name}), open "
+                    f"objection {', '.join(map(str, held.objection_ids))}"
+                )
+    out.print(
+        f"[bold]6. close[/] publicity closed: {cleared_total} results cleared for "
+        f"issuance, {held_total} held by an open objection, {withdrawn_total} withdrawn"
+    )
+    out.print(
+        "next: `certsvc session list`, `certsvc publicity status 1`, `certsvc objection list`"
+    )
+
+
+def _demo_objections(ctx: CliContext, session_id: int, today: date) -> None:
+    db = ctx.db
+    with db.session() as session:
+        existing = session.exec(
+            select(Objection)
+            .join(ReviewResult, col(ReviewResult.id) == col(Objection.result_id))
+            .where(ReviewResult.session_id == session_id)
+        ).first()
+        if existing is not None:
+            ctx.console.print("[bold]5. objections[/] already lodged")
+            return
+        passing = session.exec(
+            select(ReviewResult.id)
+            .where(ReviewResult.session_id == session_id, col(ReviewResult.passed).is_(True))
+            .order_by(col(ReviewResult.id))
+            .limit(3)
+        ).all()
+        cases = [
+            ("举报论文存在抄袭", True, "经核查，代表作存在抄袭，取消评审结果"),
+            ("反映工作年限不足", False, "经核查，工作年限符合申报条件"),
+            ("反映业绩材料存疑", None, ""),
+        ]
+        for result_id, (summary, upheld, finding) in zip(passing, cases, strict=False):
+            assert result_id is not None
+            lodged = lodge_objection(
+                session,
+                result_id=result_id,
+                received_on=OBJECTION_RECEIVED,
+                channel=ObjectionChannel.LETTER,
+                summary=summary,
+                actor=ctx.actor,
+                today=today,
+            )
+            assert lodged.id is not None
+            if upheld is not None:
+                resolve_objection(
+                    session,
+                    objection_id=lodged.id,
+                    upheld=upheld,
+                    resolution=finding,
+                    actor=ctx.actor,
+                )
+    ctx.console.print(
+        f"[bold]5. objections[/] three lodged in session {session_id}: one "
+        "upheld (result withdrawn), one dismissed, one still open (held)"
+    )

@@ -1,0 +1,537 @@
+"""``certsvc import``: a roster file into sessions, persons and results — all of it or nothing.
+
+The file is streamed in chunks. Each row is validated on its own (``row.parse_row``), then
+against the rows before it (one person per session, one identity per person, one description
+per session) and against what is stored (a person stored under another name, a result stored
+with other votes, a session already in publicity). Rows are written inside one transaction as
+they pass; the first error stops the writing, validation carries on to report every bad row,
+and the transaction is rolled back. Importing a file whose every row is already stored, exactly
+so, changes nothing and records nothing.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from certsvc.agencies.models import Agency
+from certsvc.audit.events import Action, record
+from certsvc.db.database import Database
+from certsvc.db.types import utcnow
+from certsvc.errors import InputError, NotFoundError
+from certsvc.publicity.models import PublicityPeriod
+from certsvc.roster.identity import IdType
+from certsvc.roster.models import Person, ReviewResult, ReviewSession, RosterImport
+from certsvc.roster.reader import RosterFile, open_roster
+from certsvc.roster.row import RosterRow, RowError, SessionKey, parse_row
+
+CHUNK_ROWS = 2000
+T = TypeVar("T")
+IdentityKey = tuple[IdType, str, str]
+
+
+@dataclass
+class ImportReport:
+    """What an import did, or would have done and why it did not."""
+
+    filename: str
+    file_format: str
+    encoding: str
+    sha256: str
+    rows_read: int = 0
+    sessions_created: int = 0
+    persons_created: int = 0
+    persons_updated: int = 0
+    results_created: int = 0
+    results_unchanged: int = 0
+    import_id: int | None = None
+    errors: list[RowError] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def changed(self) -> bool:
+        return bool(
+            self.sessions_created
+            or self.persons_created
+            or self.persons_updated
+            or self.results_created
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["ok"] = self.ok
+        data["changed"] = self.changed
+        data["errors"] = [error.as_dict() for error in self.errors]
+        return data
+
+
+@dataclass(slots=True)
+class _SessionState:
+    id: int | None
+    first_row: int
+    qualification_name: str
+    committee_size: int
+    review_date: date
+    stored: bool
+    publicity_since: date | None
+
+
+@dataclass(slots=True)
+class _PersonState:
+    id: int | None
+    first_row: int | None  # None: known from the database only
+    name: str
+    birth_date: date
+    gender: str
+    work_unit: str
+    mobile: str
+
+
+class _RollbackError(Exception):
+    """Raised inside the transaction to undo it after an import with errors or no change."""
+
+
+def import_roster(
+    db: Database,
+    path: Path,
+    *,
+    agency_code: str,
+    actor: str,
+    today: date,
+    encoding: str | None = None,
+) -> ImportReport:
+    """Import ``path``. Row problems come back in ``report.errors`` (nothing written);
+    problems with the file as a whole raise :class:`InputError`."""
+    roster = open_roster(path, encoding=encoding)
+    report = ImportReport(path.name, roster.file_format, roster.encoding, roster.sha256)
+    try:
+        with db.session() as session:
+            _Importer(session, roster, report, agency_code, actor, today).run()
+            if not report.ok or not report.changed:
+                raise _RollbackError
+    except _RollbackError:
+        report.import_id = None
+    except sa.exc.IntegrityError as exc:
+        raise InputError(
+            f"{path.name}: another import stored some of these records at the same time "
+            f"({exc.orig}); run the import again"
+        ) from exc
+    return report
+
+
+class _Importer:
+    def __init__(
+        self,
+        session: Session,
+        roster: RosterFile,
+        report: ImportReport,
+        agency_code: str,
+        actor: str,
+        today: date,
+    ) -> None:
+        self.s = session
+        self.roster = roster
+        self.report = report
+        self.actor = actor
+        self.today = today
+        self.now = utcnow()
+        agency = session.exec(select(Agency).where(Agency.code == agency_code)).first()
+        if agency is None or agency.id is None:
+            raise NotFoundError(
+                f"no issuing agency with code {agency_code!r}; see `certsvc agency list`"
+            )
+        self.agency_id = agency.id
+        self.sessions: dict[SessionKey, _SessionState] = {}
+        self.persons: dict[IdentityKey, _PersonState] = {}
+        self.seen_results: dict[tuple[SessionKey, IdentityKey], int] = {}
+        self.import_row: RosterImport | None = None
+
+    # -- driving -------------------------------------------------------------------------
+
+    def run(self) -> None:
+        for chunk in _chunks(self.roster.rows(), CHUNK_ROWS):
+            rows: list[RosterRow] = []
+            for raw in chunk:
+                self.report.rows_read += 1
+                parsed = parse_row(raw, today=self.today)
+                if isinstance(parsed, list):
+                    self.report.errors.extend(parsed)
+                else:
+                    rows.append(parsed)
+            self._load_stored_persons(rows)
+            accepted = [row for row in rows if self._check_against_earlier(row)]
+            self._store(accepted)
+        if self.report.rows_read == 0:
+            raise InputError(f"{self.roster.path.name}: the roster has a header but no rows")
+        if self.import_row is not None and self.report.ok:
+            self._finish()
+
+    def _fail(self, row: RosterRow, column: str, reason: str) -> bool:
+        self.report.errors.append(RowError(row.number, column, reason))
+        return False
+
+    @property
+    def writing(self) -> bool:
+        return self.report.ok
+
+    # -- checks against earlier rows and stored data ---------------------------------------
+
+    def _check_against_earlier(self, row: RosterRow) -> bool:
+        ok = self._check_session(row)
+        ok = self._check_person(row) and ok
+        duplicate = self.seen_results.get((row.session, row.identity_key))
+        if duplicate is not None:
+            return self._fail(
+                row,
+                "id_number",
+                f"the same person is already listed for this session in row {duplicate}",
+            )
+        self.seen_results[(row.session, row.identity_key)] = row.number
+        return ok
+
+    def _check_session(self, row: RosterRow) -> bool:
+        state = self.sessions.get(row.session)
+        if state is None:
+            state = self._stored_session(row) or _SessionState(
+                None,
+                row.number,
+                row.qualification_name,
+                row.committee_size,
+                row.review_date,
+                stored=False,
+                publicity_since=None,
+            )
+            self.sessions[row.session] = state
+        where = f"row {state.first_row}" if not state.stored else "the stored session"
+        ok = True
+        for column, mine, theirs in (
+            ("qualification_name", row.qualification_name, state.qualification_name),
+            ("committee_size", row.committee_size, state.committee_size),
+            ("review_date", row.review_date, state.review_date),
+        ):
+            if mine != theirs:
+                ok = self._fail(
+                    row,
+                    column,
+                    f"{mine} differs from {theirs} given for the same "
+                    f"session ({row.session.committee_name}) in {where}",
+                )
+        return ok
+
+    def _stored_session(self, row: RosterRow) -> _SessionState | None:
+        key = row.session
+        found = self.s.exec(
+            select(ReviewSession, col(PublicityPeriod.start_date))
+            .join(
+                PublicityPeriod,
+                col(PublicityPeriod.session_id) == col(ReviewSession.id),
+                isouter=True,
+            )
+            .where(
+                ReviewSession.agency_id == self.agency_id,
+                ReviewSession.year == key.year,
+                ReviewSession.committee_name == key.committee_name,
+                ReviewSession.series == key.series,
+                ReviewSession.specialty == key.specialty,
+                ReviewSession.level == key.level,
+            )
+        ).first()
+        if found is None:
+            return None
+        stored, publicity_since = found
+        return _SessionState(
+            stored.id,
+            row.number,
+            stored.qualification_name,
+            stored.committee_size,
+            stored.review_date,
+            True,
+            publicity_since,
+        )
+
+    def _load_stored_persons(self, rows: Sequence[RosterRow]) -> None:
+        wanted = {row.identity_key for row in rows} - self.persons.keys()
+        if not wanted:
+            return
+        columns = (col(Person.id_type), col(Person.id_country), col(Person.id_number))
+        for batch in _chunks(sorted(wanted), 500):
+            stored = self.s.exec(select(Person).where(sa.tuple_(*columns).in_(batch))).all()
+            for person in stored:
+                key = (person.id_type, person.id_country, person.id_number)
+                self.persons[key] = _PersonState(
+                    person.id,
+                    None,
+                    person.name,
+                    person.birth_date,
+                    person.gender,
+                    person.work_unit,
+                    person.mobile,
+                )
+
+    def _check_person(self, row: RosterRow) -> bool:
+        state = self.persons.get(row.identity_key)
+        if state is None:
+            self.persons[row.identity_key] = _PersonState(
+                None, row.number, row.name, row.birth_date, row.gender, row.work_unit, row.mobile
+            )
+            return True
+        where = f"row {state.first_row}" if state.first_row else "the person already stored"
+        ok = True
+        if row.name != state.name:
+            ok = self._fail(
+                row,
+                "name",
+                f"this identity document belongs to {state.name} in "
+                f"{where}; a name is corrected by reissue, not by import",
+            )
+        if row.birth_date != state.birth_date:
+            ok = self._fail(
+                row, "birth_date", f"differs from {where} for the same identity document"
+            )
+        if row.gender != state.gender:
+            ok = self._fail(row, "gender", f"differs from {where} for the same identity document")
+        if state.first_row is not None:
+            for column, mine, theirs in (
+                ("work_unit", row.work_unit, state.work_unit),
+                ("mobile", row.mobile, state.mobile),
+            ):
+                if mine != theirs:
+                    ok = self._fail(
+                        row, column, f"differs from row {state.first_row} for the same person"
+                    )
+        return ok
+
+    # -- writing --------------------------------------------------------------------------
+
+    def _store(self, rows: Sequence[RosterRow]) -> None:
+        if not rows:
+            return
+        if self.writing:
+            self._ensure_import_row()
+            for row in rows:
+                self._create_session(row)
+            self._write_persons(rows)
+        stored_results = self._stored_results(rows)
+        new_results: list[dict[str, Any]] = []
+        for row in rows:
+            session = self.sessions[row.session]
+            person = self.persons[row.identity_key]
+            existing = stored_results.get((session.id or 0, person.id or 0))
+            if existing is not None:
+                if (existing.members_attending, existing.votes_for) == (
+                    row.members_attending,
+                    row.votes_for,
+                ):
+                    self.report.results_unchanged += 1
+                else:
+                    self._fail(
+                        row,
+                        "votes_for",
+                        f"this result is already stored with {existing.votes_for} of "
+                        f"{existing.members_attending} votes; stored results are not "
+                        "changed by import",
+                    )
+            elif session.publicity_since is not None:
+                self._fail(
+                    row,
+                    "committee_name",
+                    f"this session has been in publicity since "
+                    f"{session.publicity_since.isoformat()}; no result can be added",
+                )
+            elif self.writing:
+                new_results.append(
+                    {
+                        "session_id": session.id,
+                        "person_id": person.id,
+                        "members_attending": row.members_attending,
+                        "votes_for": row.votes_for,
+                        "passed": row.passed,
+                        "import_id": self._import_id,
+                        "source_row": row.number,
+                        "created_at": self.now,
+                    }
+                )
+        if new_results and self.writing:
+            self.s.execute(sa.insert(ReviewResult), new_results)
+            self.report.results_created += len(new_results)
+
+    @property
+    def _import_id(self) -> int:
+        assert self.import_row is not None and self.import_row.id is not None
+        return self.import_row.id
+
+    def _ensure_import_row(self) -> None:
+        if self.import_row is None:
+            self.import_row = RosterImport(
+                agency_id=self.agency_id,
+                file_sha256=self.roster.sha256,
+                filename=self.roster.path.name[:255],
+                file_format=self.roster.file_format,
+                encoding=self.roster.encoding,
+                row_count=0,
+                sessions_created=0,
+                persons_created=0,
+                persons_updated=0,
+                results_created=0,
+                results_unchanged=0,
+                imported_by=self.actor,
+                imported_at=self.now,
+            )
+            self.s.add(self.import_row)
+            self.s.flush()
+
+    def _create_session(self, row: RosterRow) -> None:
+        state = self.sessions[row.session]
+        if state.id is not None:
+            return
+        key = row.session
+        created = ReviewSession(
+            agency_id=self.agency_id,
+            year=key.year,
+            committee_name=key.committee_name,
+            series=key.series,
+            specialty=key.specialty,
+            level=key.level,
+            qualification_name=row.qualification_name,
+            committee_size=row.committee_size,
+            review_date=row.review_date,
+            import_id=self._import_id,
+            created_at=self.now,
+        )
+        self.s.add(created)
+        self.s.flush()
+        state.id = created.id
+        self.report.sessions_created += 1
+
+    def _write_persons(self, rows: Sequence[RosterRow]) -> None:
+        new: list[RosterRow] = []
+        updates: list[tuple[RosterRow, _PersonState]] = []
+        for row in rows:
+            state = self.persons[row.identity_key]
+            if state.id is None and state.first_row == row.number:
+                new.append(row)
+            elif state.first_row is None and (state.work_unit, state.mobile) != (
+                row.work_unit,
+                row.mobile,
+            ):
+                updates.append((row, state))
+        if new:
+            values = [
+                {
+                    "name": row.name,
+                    "id_type": row.identity.id_type,
+                    "id_country": row.identity.country,
+                    "id_number": row.identity.number,
+                    "gender": row.gender,
+                    "birth_date": row.birth_date,
+                    "work_unit": row.work_unit,
+                    "mobile": row.mobile,
+                    "created_at": self.now,
+                    "updated_at": self.now,
+                }
+                for row in new
+            ]
+            ids = (
+                self.s.execute(
+                    sa.insert(Person).returning(col(Person.id), sort_by_parameter_order=True),
+                    values,
+                )
+                .scalars()
+                .all()
+            )
+            for row, person_id in zip(new, ids, strict=True):
+                self.persons[row.identity_key].id = person_id
+            self.report.persons_created += len(new)
+        for row, state in updates:
+            changed = [
+                name
+                for name, mine, theirs in (
+                    ("work_unit", row.work_unit, state.work_unit),
+                    ("mobile", row.mobile, state.mobile),
+                )
+                if mine != theirs
+            ]
+            self.s.execute(
+                sa.update(Person)
+                .where(col(Person.id) == state.id)
+                .values(work_unit=row.work_unit, mobile=row.mobile, updated_at=self.now)
+            )
+            state.work_unit, state.mobile = row.work_unit, row.mobile
+            record(
+                self.s,
+                Action.PERSON_UPDATE,
+                actor=self.actor,
+                subject_type="person",
+                subject_id=state.id,
+                details={
+                    "fields": changed,
+                    "import_row": row.number,
+                    "file_sha256": self.roster.sha256,
+                },
+            )
+            self.report.persons_updated += 1
+
+    def _stored_results(self, rows: Sequence[RosterRow]) -> dict[tuple[int, int], ReviewResult]:
+        pairs: set[tuple[int, int]] = set()
+        for row in rows:
+            session, person = self.sessions[row.session], self.persons[row.identity_key]
+            if (
+                session.id is not None
+                and person.id is not None
+                and session.stored
+                and person.first_row is None
+            ):
+                pairs.add((session.id, person.id))
+        found: dict[tuple[int, int], ReviewResult] = {}
+        columns = (col(ReviewResult.session_id), col(ReviewResult.person_id))
+        for batch in _chunks(sorted(pairs), 500):
+            for result in self.s.exec(
+                select(ReviewResult).where(sa.tuple_(*columns).in_(batch))
+            ).all():
+                found[(result.session_id, result.person_id)] = result
+        return found
+
+    def _finish(self) -> None:
+        assert self.import_row is not None
+        report = self.report
+        row = self.import_row
+        row.row_count = report.rows_read
+        row.sessions_created = report.sessions_created
+        row.persons_created = report.persons_created
+        row.persons_updated = report.persons_updated
+        row.results_created = report.results_created
+        row.results_unchanged = report.results_unchanged
+        report.import_id = row.id
+        record(
+            self.s,
+            Action.ROSTER_IMPORT,
+            actor=self.actor,
+            subject_type="roster_import",
+            subject_id=row.id,
+            details={
+                "filename": row.filename,
+                "file_sha256": row.file_sha256,
+                "rows": report.rows_read,
+                "sessions_created": report.sessions_created,
+                "persons_created": report.persons_created,
+                "persons_updated": report.persons_updated,
+                "results_created": report.results_created,
+                "results_unchanged": report.results_unchanged,
+            },
+        )
+
+
+def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk

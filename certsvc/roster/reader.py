@@ -1,0 +1,198 @@
+"""Reading roster files: CSV (UTF-8 with or without BOM, GB18030) and XLSX, streamed.
+
+The reader knows nothing of what a valid roster row is; it finds the header row, maps the
+headers to column keys (``certsvc.roster.columns``) and yields each data row's cells keyed by
+column. Row numbers are the ones a person sees in a spreadsheet program: the first line of the
+file is row 1.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from certsvc.errors import InputError
+from certsvc.roster.columns import COLUMNS_BY_KEY, REQUIRED_KEYS, column_key, known_headers
+
+CellValue = str | int | float | date | datetime | None
+
+HEADER_SEARCH_ROWS = 10  # a title line or two may stand above the header row
+MIN_HEADER_MATCHES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class RawRow:
+    number: int
+    cells: dict[str, CellValue]
+    extra_cells: int = 0  # cells beyond the header's width that were not empty
+
+
+@dataclass
+class RosterFile:
+    """An opened roster: its format, encoding, digest, header and (streamed) rows."""
+
+    path: Path
+    file_format: str
+    encoding: str
+    sha256: str
+    header_row: int
+    columns: dict[int, str]  # position -> column key
+    _rows: Iterator[tuple[int, list[Any]]] = field(repr=False)
+
+    def rows(self) -> Iterator[RawRow]:
+        width = max(self.columns) + 1 if self.columns else 0
+        for number, cells in self._rows:
+            if all(_blank(cell) for cell in cells):
+                continue
+            values = {
+                key: cells[pos] if pos < len(cells) else None for pos, key in self.columns.items()
+            }
+            extra = sum(1 for cell in cells[width:] if not _blank(cell))
+            yield RawRow(number, values, extra)
+
+
+def _blank(cell: Any) -> bool:
+    return cell is None or (isinstance(cell, str) and not cell.strip())
+
+
+def open_roster(path: Path, *, encoding: str | None = None) -> RosterFile:
+    """Open ``path`` as a roster; ``InputError`` if it is not one."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm") or data[:4] == b"PK\x03\x04":
+        if suffix == ".xls" or data[:8] == bytes.fromhex("d0cf11e0a1b11ae1"):
+            raise InputError(f"{path}: old Excel 97 (.xls) files are not read; save as .xlsx")
+        file_format, enc, rows = "xlsx", "", _xlsx_rows(path, data)
+    elif suffix == ".xls":
+        raise InputError(f"{path}: old Excel 97 (.xls) files are not read; save as .xlsx or CSV")
+    else:
+        enc, text = _decode(path, data, encoding)
+        file_format, rows = "csv", _csv_rows(text)
+    header_row, columns = _find_header(path, rows)
+    return RosterFile(path, file_format, enc, digest, header_row, columns, rows)
+
+
+def _decode(path: Path, data: bytes, forced: str | None) -> tuple[str, str]:
+    if forced:
+        try:
+            codecs.lookup(forced)
+            return forced, data.decode(forced)
+        except LookupError:
+            raise InputError(f"unknown encoding {forced!r}") from None
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"{path}: not valid {forced} at byte {exc.start}: {exc.reason}"
+            ) from None
+    if data.startswith(codecs.BOM_UTF8):
+        try:
+            return "utf-8-sig", data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"{path}: has a UTF-8 BOM but is not UTF-8 at byte {exc.start}"
+            ) from None
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16", data.decode("utf-16")
+    try:
+        return "utf-8", data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return "gb18030", data.decode("gb18030")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path}: neither UTF-8 nor GB18030 (undecodable byte at offset {exc.start}); "
+            "save the file as CSV UTF-8 or pass --encoding"
+        ) from None
+
+
+def _csv_rows(text: str) -> Iterator[tuple[int, list[Any]]]:
+    first_line = text.split("\n", 1)[0]
+    delimiter = "\t" if first_line.count("\t") > first_line.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        for cells in reader:
+            yield reader.line_num, list(cells)
+    except csv.Error as exc:
+        raise InputError(f"CSV cannot be read at line {reader.line_num}: {exc}") from None
+
+
+def _xlsx_rows(path: Path, data: bytes) -> Iterator[tuple[int, list[Any]]]:
+    from openpyxl import load_workbook  # imported here: only XLSX imports pay for it
+
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise InputError(f"{path}: not a readable XLSX workbook ({exc})") from None
+    try:
+        sheet = workbook.worksheets[0]
+        for number, cells in enumerate(sheet.iter_rows(values_only=True), start=1):
+            yield number, list(cells)
+    finally:
+        workbook.close()
+
+
+def _find_header(path: Path, rows: Iterator[tuple[int, list[Any]]]) -> tuple[int, dict[int, str]]:
+    for number, cells in rows:
+        texts = ["" if cell is None else str(cell) for cell in cells]
+        keys = [column_key(text) if text.strip() else None for text in texts]
+        if sum(key is not None for key in keys) < MIN_HEADER_MATCHES:
+            if number >= HEADER_SEARCH_ROWS:
+                break
+            continue
+        return number, _map_header(path, number, texts, keys)
+    raise InputError(
+        f"{path}: no header row found in the first {HEADER_SEARCH_ROWS} rows; "
+        f"expected Chinese headers such as {known_headers()}"
+    )
+
+
+def _map_header(
+    path: Path, number: int, texts: list[str], keys: list[str | None]
+) -> dict[int, str]:
+    problems: list[str] = []
+    columns: dict[int, str] = {}
+    seen: dict[str, int] = {}
+    for pos, (text, key) in enumerate(zip(texts, keys, strict=True)):
+        if not text.strip():
+            continue
+        letter = _column_letter(pos)
+        if key is None:
+            problems.append(f"column {letter} header {text.strip()!r} is not a known column")
+        elif key in seen:
+            problems.append(
+                f"column {letter} header {text.strip()!r} repeats column "
+                f"{_column_letter(seen[key])} ({COLUMNS_BY_KEY[key].header})"
+            )
+        else:
+            seen[key] = pos
+            columns[pos] = key
+    missing = [COLUMNS_BY_KEY[key].header for key in REQUIRED_KEYS if key not in seen]
+    if missing:
+        problems.append(f"required column(s) missing: {'、'.join(missing)}")
+    if problems:
+        raise InputError(
+            f"{path}: header row {number}: "
+            + "; ".join(problems)
+            + f". Known headers: {known_headers()}"
+        )
+    return columns
+
+
+def _column_letter(pos: int) -> str:
+    letters = ""
+    pos += 1
+    while pos:
+        pos, rem = divmod(pos - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters

@@ -1,0 +1,135 @@
+"""Every validation rule of the roster import, each with a failing row of its own.
+
+Each case imports a file of three good rows and one bad one; the import must store nothing and
+report exactly the bad row, the column to blame and a reason a person can act on.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlmodel import func, select
+
+from certsvc.db.database import Database
+from certsvc.roster.importer import import_roster
+from certsvc.roster.models import Person, ReviewResult, ReviewSession, RosterImport
+from tests.conftest import TEST_ACTOR, TODAY
+from tests.factories import HEADERS, person_row, resident_id, write_csv
+
+BAD_ROW = 4  # header is row 1; the bad row comes after three good ones (rows 2-4) -> row 5
+CASES = [
+    # id, overrides of the bad row, blamed column, phrase of the reason
+    ("check-character", {"证件号码": resident_id(40)[:-1] + "0"}, "id_number", "check character"),
+    ("id-too-short", {"证件号码": "11010519800101"}, "id_number", "18"),
+    ("id-15-digit", {"证件号码": "110105800101001"}, "id_number", "2013"),
+    ("id-bad-province", {"证件号码": "99" + resident_id(40)[2:]}, "id_number", "province"),
+    ("birth-date-disagrees", {"出生日期": "1970-01-02"}, "birth_date", "does not match"),
+    ("gender-disagrees", {"性别": "女"}, "gender", "does not match"),
+    ("birth-date-not-a-date", {"出生日期": "1980-13-45"}, "birth_date", "not a date"),
+    ("birth-date-future", {"出生日期": "2030-01-01"}, "birth_date", "future"),
+    ("unknown-id-type", {"证件类型": "驾驶证"}, "id_type", "居民身份证"),
+    ("passport-without-country",
+     {"证件类型": "护照", "证件号码": "E12345678", "姓名": "John Smith"}, "id_country", "passport"),
+    ("passport-chinese-country",
+     {"证件类型": "护照", "证件号码": "E12345678", "国籍": "CHN", "姓名": "John Smith"},
+     "id_number", "resident ID"),
+    ("hk-permit-bad-format", {"证件类型": "港澳居民来往内地通行证", "证件号码": "X1234567"},
+     "id_number", ""),
+    ("votes-for-exceed-attending", {"同意票数": "26", "评审结果": ""}, "votes_for", "attended"),
+    ("attending-exceeds-committee", {"出席委员数": "31", "同意票数": "25"}, "members_attending",
+     "only 30"),
+    ("no-quorum", {"出席委员数": "19", "同意票数": "19"}, "members_attending", "quorum"),
+    ("result-says-pass-but-votes-short", {"同意票数": "16"}, "result", "two thirds"),
+    ("result-says-fail-but-votes-pass", {"评审结果": "未通过"}, "result", "two thirds"),
+    ("result-not-a-result", {"评审结果": "优秀"}, "result", "通过"),
+    ("votes-not-a-number", {"同意票数": "二十"}, "votes_for", "whole number"),
+    ("votes-negative", {"同意票数": "-1"}, "votes_for", "whole number"),
+    ("committee-size-zero", {"评审委员会人数": "0", "出席委员数": "0", "同意票数": "0"},
+     "committee_size", "less than 1"),
+    ("unknown-series", {"系列": "魔法"}, "series", "unknown series"),
+    ("unknown-level", {"级别": "超级"}, "level", "unknown level"),
+    ("ambiguous-level", {"级别": "高级"}, "level", "ambiguous"),
+    ("missing-name", {"姓名": ""}, "name", "empty"),
+    ("missing-work-unit", {"工作单位": " "}, "work_unit", "empty"),
+    ("missing-specialty", {"专业": ""}, "specialty", "empty"),
+    ("missing-qualification", {"资格名称": ""}, "qualification_name", "empty"),
+    ("name-private-use", {"姓名": "王\ue000明"}, "name", "U+E000"),
+    ("name-digit", {"姓名": "王2明"}, "name", "U+0032"),
+    ("name-double-dot", {"姓名": "阿依古丽··买买提"}, "name", ""),
+    ("mobile-bad", {"手机号码": "12345"}, "mobile", ""),
+    ("review-date-future", {"评审日期": "2031-01-01"}, "review_date", "future"),
+    ("year-unrelated", {"年度": "2019"}, "year", "review date"),
+    ("too-young", {"证件号码": resident_id(40, birth=date(2012, 1, 1)),
+                   "出生日期": "2012-01-01"}, "birth_date", "younger"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "column", "phrase"), [c[1:] for c in CASES],
+                         ids=[c[0] for c in CASES])
+def test_bad_row_is_reported_and_nothing_is_stored(
+    db: Database, tmp_path: Path, overrides: dict[str, str], column: str, phrase: str
+) -> None:
+    rows = [person_row(0), person_row(1), person_row(2), person_row(40, **overrides)]
+    path = write_csv(tmp_path / "roster.csv", rows, headers=(*HEADERS, "年度"))
+
+    report = import_roster(db, path, agency_code="BJRS", actor=TEST_ACTOR, today=TODAY)
+
+    assert not report.ok
+    blamed = [(e.row, e.column) for e in report.errors]
+    assert (BAD_ROW + 1, column) in blamed, report.errors
+    assert all(row == BAD_ROW + 1 for row, _ in blamed), report.errors
+    reason = next(e.reason for e in report.errors if e.column == column)
+    assert phrase in reason
+    assert resident_id(40) not in reason  # reasons never echo an identity number
+    with db.session() as s:
+        for model in (Person, ReviewSession, ReviewResult, RosterImport):
+            assert s.exec(select(func.count()).select_from(model)).one() == 0, model
+
+
+VALID_NAMES = [
+    ("extension-b", "𠮷野"),
+    ("extension-a", "刘䶮"),
+    ("middle-dot", "阿依古丽·买买提"),
+    ("bullet-normalised", "阿依古丽•买买提"),
+    ("latin", "Anna-Maria O'Neil"),
+    ("latin-accents", "José García"),
+]
+
+
+@pytest.mark.parametrize("name", [n for _, n in VALID_NAMES], ids=[i for i, _ in VALID_NAMES])
+def test_valid_names_are_stored_exactly(db: Database, tmp_path: Path, name: str) -> None:
+    path = write_csv(tmp_path / "roster.csv", [person_row(0, 姓名=name)])
+    report = import_roster(db, path, agency_code="BJRS", actor=TEST_ACTOR, today=TODAY)
+    assert report.ok, report.errors
+    with db.session() as s:
+        stored = s.exec(select(Person.name)).one()
+    assert stored == name.replace("•", "·")
+
+
+NON_MAINLAND = [
+    ("gat-residence-hk", {"证件类型": "港澳台居民居住证", "证件号码": "gat"}, "HKG"),
+    ("hk-travel-permit", {"证件类型": "港澳居民来往内地通行证", "证件号码": "H12345678"}, "HKG"),
+    ("macao-travel-permit", {"证件类型": "回乡证", "证件号码": "M87654321"}, "MAC"),
+    ("taiwan-travel-permit", {"证件类型": "台湾居民来往大陆通行证", "证件号码": "12345678"}, "TWN"),
+    ("foreign-passport",
+     {"证件类型": "护照", "证件号码": "C01X00T47", "国籍": "deu", "姓名": "Anna Müller"}, "DEU"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "country"), [c[1:] for c in NON_MAINLAND],
+                         ids=[c[0] for c in NON_MAINLAND])
+def test_non_mainland_documents_are_accepted(
+    db: Database, tmp_path: Path, overrides: dict[str, str], country: str
+) -> None:
+    row = person_row(1, **overrides)
+    if row["证件号码"] == "gat":
+        born = date.fromisoformat(row["出生日期"])
+        row["证件号码"] = resident_id(1, male=False, region="810000", birth=born)
+    path = write_csv(tmp_path / "roster.csv", [person_row(0), row])
+    report = import_roster(db, path, agency_code="BJRS", actor=TEST_ACTOR, today=TODAY)
+    assert report.ok, report.errors
+    with db.session() as s:
+        countries = set(s.exec(select(Person.id_country)).all())
+    assert countries == {"CHN", country}
