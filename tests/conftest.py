@@ -42,8 +42,10 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     if not POSTGRES_URL:
-        pytest.skip("PostgreSQL not configured: set CERTSVC_TEST_POSTGRES_URL "
-                    "(e.g. postgresql://postgres@127.0.0.1:5432/test) to run these")
+        pytest.skip(
+            "PostgreSQL not configured: set CERTSVC_TEST_POSTGRES_URL "
+            "(e.g. postgresql://postgres@127.0.0.1:5432/test) to run these"
+        )
     admin = create_engine(POSTGRES_URL).execution_options(isolation_level="AUTOCOMMIT")
     name = f"certsvc_test_{uuid.uuid4().hex[:12]}"
     with admin.connect() as connection:
@@ -75,8 +77,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
-    return Settings.from_env({}, data_dir=tmp_path / "data", database_url=database_url,
-                             key_dir=tmp_path / "keys")
+    return Settings.from_env(
+        {}, data_dir=tmp_path / "data", database_url=database_url, key_dir=tmp_path / "keys"
+    )
 
 
 @pytest.fixture

@@ -10,16 +10,33 @@ from pathlib import Path
 from certsvc.roster.identity import mod11_2_check_char
 
 HEADERS = (
-    "序号", "姓名", "证件类型", "证件号码", "国籍", "性别", "出生日期", "工作单位", "手机号码",
-    "评审委员会", "评审委员会人数", "评审日期", "系列", "专业", "级别", "资格名称", "出席委员数",
-    "同意票数", "评审结果",
+    "序号",
+    "姓名",
+    "证件类型",
+    "证件号码",
+    "国籍",
+    "性别",
+    "出生日期",
+    "工作单位",
+    "手机号码",
+    "评审委员会",
+    "评审委员会人数",
+    "评审日期",
+    "系列",
+    "专业",
+    "级别",
+    "资格名称",
+    "出席委员数",
+    "同意票数",
+    "评审结果",
 )
 COMMITTEE = "北京市工程技术系列计算机专业高级专业技术资格评审委员会"
 REVIEW_DATE = date(2025, 9, 12)
 
 
-def resident_id(n: int, *, male: bool = True, birth: date | None = None,
-                region: str = "110105") -> str:
+def resident_id(
+    n: int, *, male: bool = True, birth: date | None = None, region: str = "110105"
+) -> str:
     """A valid 18-character resident ID, distinct for each ``n`` (0 <= n < 500)."""
     born = birth or date(1965, 1, 1) + timedelta(days=23 * n)
     sequence = 2 * (n % 45) + (1 if male else 2)  # the 17th character: odd = male
@@ -34,7 +51,8 @@ def person_row(n: int = 0, **overrides: str) -> dict[str, str]:
     male = n % 2 == 0
     row = {
         "序号": str(n + 1),
-        "姓名": ["王小明", "李静", "张伟", "刘洋", "陈晨", "杨帆"][n % 6] + "一二三四五六七八九十"[n % 10],
+        "姓名": ["王小明", "李静", "张伟", "刘洋", "陈晨", "杨帆"][n % 6]
+        + "一二三四五六七八九十"[n % 10],
         "证件类型": "居民身份证",
         "证件号码": resident_id(n, male=male, birth=born),
         "国籍": "",
@@ -57,8 +75,13 @@ def person_row(n: int = 0, **overrides: str) -> dict[str, str]:
     return row
 
 
-def write_csv(path: Path, rows: Iterable[Mapping[str, str]], *, encoding: str = "utf-8",
-              headers: Iterable[str] = HEADERS) -> Path:
+def write_csv(
+    path: Path,
+    rows: Iterable[Mapping[str, str]],
+    *,
+    encoding: str = "utf-8",
+    headers: Iterable[str] = HEADERS,
+) -> Path:
     header_list = list(headers)
     with path.open("w", encoding=encoding, newline="") as handle:
         writer = csv.writer(handle)
@@ -68,8 +91,12 @@ def write_csv(path: Path, rows: Iterable[Mapping[str, str]], *, encoding: str = 
     return path
 
 
-def write_xlsx(path: Path, rows: Iterable[Mapping[str, object]],
-               headers: Iterable[str] = HEADERS, title: str | None = None) -> Path:
+def write_xlsx(
+    path: Path,
+    rows: Iterable[Mapping[str, object]],
+    headers: Iterable[str] = HEADERS,
+    title: str | None = None,
+) -> Path:
     from openpyxl import Workbook
 
     workbook = Workbook()

@@ -28,7 +28,7 @@ def init(ctx: CliContext) -> None:
         ctx.console.print(
             f"created issuing agency {ctx.settings.agency_code} ({ctx.settings.agency_name})"
         )
-    ctx.console.print(f"database: {ctx.settings.display()['database_url']}")
+    click.echo(f"database: {ctx.settings.display()['database_url']}")
 
 
 @click.command("config")

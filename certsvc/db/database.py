@@ -83,6 +83,10 @@ class Database:
         """Upgrade the schema to ``revision`` (the newest by default)."""
         command.upgrade(self.alembic_config(), revision)
 
+    def downgrade(self, revision: str) -> None:
+        """Downgrade the schema to ``revision`` (``"base"``: no certsvc tables at all)."""
+        command.downgrade(self.alembic_config(), revision)
+
     def current_revision(self) -> str | None:
         with self.engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()

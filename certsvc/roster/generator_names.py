@@ -35,7 +35,10 @@ _SURNAME_WEIGHTS: tuple[tuple[str, int], ...] = (
 SURNAMES: tuple[str, ...] = tuple(surname for surname, _ in _SURNAME_WEIGHTS)
 SURNAME_CUM_WEIGHTS: tuple[int, ...] = tuple(accumulate(weight for _, weight in _SURNAME_WEIGHTS))
 
-GIVEN_MALE = "伟强磊军勇杰涛斌超明刚平辉鹏华飞鑫波宇浩凯健俊帆旭龙林阳建国志东海峰亮成永博翔昊哲睿轩泽宏毅坤川"
+GIVEN_MALE = (
+    "伟强磊军勇杰涛斌超明刚平辉鹏华飞鑫波宇浩凯健俊帆旭龙林阳建国志东海峰"
+    "亮成永博翔昊哲睿轩泽宏毅坤川"
+)
 GIVEN_FEMALE = "芳娜敏静丽艳娟霞燕玲婷雪慧莹倩颖琳洁梅兰萍红晶薇妍欣怡悦蕾璐琪瑶雯岚婧茜晗菲楠丹"
 GIVEN_NEUTRAL = "晓小子一思嘉雨佳安云清宁心梓诗逸晨文天新春立"
 
@@ -72,9 +75,7 @@ def chinese_name(rng: random.Random, gender: Gender) -> str:
             second = rng.choice(GIVEN_MALE)  # reduplicated names (婷婷) are mostly women's
         given = [first, second]
     if rng.random() < RARE_NAME_SHARE:
-        rare = (
-            rng.choice(RARE_GIVEN_EXTENDED) if rng.random() < 0.5 else rng.choice(RARE_GIVEN_BMP)
-        )
+        rare = rng.choice(RARE_GIVEN_EXTENDED) if rng.random() < 0.5 else rng.choice(RARE_GIVEN_BMP)
         given[-1] = rare
     return surname + "".join(given)
 
@@ -235,4 +236,3 @@ REMARKS: tuple[str, ...] = (
     "海外高层次人才",
     "基层一线专业技术人员",
 )
-

@@ -30,24 +30,43 @@ CASES = [
     ("birth-date-not-a-date", {"出生日期": "1980-13-45"}, "birth_date", "not a date"),
     ("birth-date-future", {"出生日期": "2030-01-01"}, "birth_date", "future"),
     ("unknown-id-type", {"证件类型": "驾驶证"}, "id_type", "居民身份证"),
-    ("passport-without-country",
-     {"证件类型": "护照", "证件号码": "E12345678", "姓名": "John Smith"}, "id_country", "passport"),
-    ("passport-chinese-country",
-     {"证件类型": "护照", "证件号码": "E12345678", "国籍": "CHN", "姓名": "John Smith"},
-     "id_number", "resident ID"),
-    ("hk-permit-bad-format", {"证件类型": "港澳居民来往内地通行证", "证件号码": "X1234567"},
-     "id_number", ""),
+    (
+        "passport-without-country",
+        {"证件类型": "护照", "证件号码": "E12345678", "姓名": "John Smith"},
+        "id_country",
+        "passport",
+    ),
+    (
+        "passport-chinese-country",
+        {"证件类型": "护照", "证件号码": "E12345678", "国籍": "CHN", "姓名": "John Smith"},
+        "id_number",
+        "resident ID",
+    ),
+    (
+        "hk-permit-bad-format",
+        {"证件类型": "港澳居民来往内地通行证", "证件号码": "X1234567"},
+        "id_number",
+        "",
+    ),
     ("votes-for-exceed-attending", {"同意票数": "26", "评审结果": ""}, "votes_for", "attended"),
-    ("attending-exceeds-committee", {"出席委员数": "31", "同意票数": "25"}, "members_attending",
-     "only 30"),
+    (
+        "attending-exceeds-committee",
+        {"出席委员数": "31", "同意票数": "25"},
+        "members_attending",
+        "only 30",
+    ),
     ("no-quorum", {"出席委员数": "19", "同意票数": "19"}, "members_attending", "quorum"),
     ("result-says-pass-but-votes-short", {"同意票数": "16"}, "result", "two thirds"),
     ("result-says-fail-but-votes-pass", {"评审结果": "未通过"}, "result", "two thirds"),
     ("result-not-a-result", {"评审结果": "优秀"}, "result", "通过"),
     ("votes-not-a-number", {"同意票数": "二十"}, "votes_for", "whole number"),
     ("votes-negative", {"同意票数": "-1"}, "votes_for", "whole number"),
-    ("committee-size-zero", {"评审委员会人数": "0", "出席委员数": "0", "同意票数": "0"},
-     "committee_size", "less than 1"),
+    (
+        "committee-size-zero",
+        {"评审委员会人数": "0", "出席委员数": "0", "同意票数": "0"},
+        "committee_size",
+        "less than 1",
+    ),
     ("unknown-series", {"系列": "魔法"}, "series", "unknown series"),
     ("unknown-level", {"级别": "超级"}, "level", "unknown level"),
     ("ambiguous-level", {"级别": "高级"}, "level", "ambiguous"),
@@ -61,13 +80,18 @@ CASES = [
     ("mobile-bad", {"手机号码": "12345"}, "mobile", ""),
     ("review-date-future", {"评审日期": "2031-01-01"}, "review_date", "future"),
     ("year-unrelated", {"年度": "2019"}, "year", "review date"),
-    ("too-young", {"证件号码": resident_id(40, birth=date(2012, 1, 1)),
-                   "出生日期": "2012-01-01"}, "birth_date", "younger"),
+    (
+        "too-young",
+        {"证件号码": resident_id(40, birth=date(2012, 1, 1)), "出生日期": "2012-01-01"},
+        "birth_date",
+        "younger",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("overrides", "column", "phrase"), [c[1:] for c in CASES],
-                         ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("overrides", "column", "phrase"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
 def test_bad_row_is_reported_and_nothing_is_stored(
     db: Database, tmp_path: Path, overrides: dict[str, str], column: str, phrase: str
 ) -> None:
@@ -113,13 +137,17 @@ NON_MAINLAND = [
     ("hk-travel-permit", {"证件类型": "港澳居民来往内地通行证", "证件号码": "H12345678"}, "HKG"),
     ("macao-travel-permit", {"证件类型": "回乡证", "证件号码": "M87654321"}, "MAC"),
     ("taiwan-travel-permit", {"证件类型": "台湾居民来往大陆通行证", "证件号码": "12345678"}, "TWN"),
-    ("foreign-passport",
-     {"证件类型": "护照", "证件号码": "C01X00T47", "国籍": "deu", "姓名": "Anna Müller"}, "DEU"),
+    (
+        "foreign-passport",
+        {"证件类型": "护照", "证件号码": "C01X00T47", "国籍": "deu", "姓名": "Anna Müller"},
+        "DEU",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("overrides", "country"), [c[1:] for c in NON_MAINLAND],
-                         ids=[c[0] for c in NON_MAINLAND])
+@pytest.mark.parametrize(
+    ("overrides", "country"), [c[1:] for c in NON_MAINLAND], ids=[c[0] for c in NON_MAINLAND]
+)
 def test_non_mainland_documents_are_accepted(
     db: Database, tmp_path: Path, overrides: dict[str, str], country: str
 ) -> None:

@@ -1,0 +1,164 @@
+"""The certsvc command end to end, on the database a test's settings point at."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from sqlmodel import col, select
+
+from certsvc.cli import cli
+from certsvc.db.database import Database
+from certsvc.publicity.models import Objection, ObjectionStatus, PublicityPeriod, PublicityStatus
+from certsvc.roster.models import ReviewResult
+from tests.factories import person_row, write_csv
+
+Run = Callable[..., Result]
+
+
+@pytest.fixture
+def run(tmp_path: Path, database_url: str) -> Run:
+    env = {
+        "CERTSVC_DATA_DIR": str(tmp_path / "data"),
+        "CERTSVC_DATABASE_URL": database_url,
+        "CERTSVC_ACTOR": "alice",
+    }
+
+    def invoke(*args: str, code: int = 0) -> Result:
+        result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+        assert result.exit_code == code, result.output
+        return result
+
+    return invoke
+
+
+def test_commands_before_init_ask_for_it(run: Run, db_for: Callable[[], Database]) -> None:
+    db_for().downgrade("base")  # the fixture's database comes migrated; start from nothing
+    result = run("session", "list", code=4)
+    assert "run `certsvc init` first" in result.output
+    run("init")
+
+
+def test_init_is_idempotent(run: Run, db_for: Callable[[], Database]) -> None:
+    db_for().downgrade("base")
+    assert "migrated from (empty)" in run("init").output
+    second = run("init").output
+    assert "already at revision" in second and "created issuing agency" not in second
+
+
+def test_config_masks_the_secret_key(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CERTSVC_SECRET_KEY", "do-not-print-me")
+    output = run("config").output
+    assert "do-not-print-me" not in output
+    assert "CERTSVC_SECRET_KEY" in output and "(set, hidden)" in output
+
+
+def test_bad_setting_is_a_clear_error(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CERTSVC_PUBLICITY_WORKING_DAYS", "many")
+    assert "CERTSVC_PUBLICITY_WORKING_DAYS='many'" in run("config", code=2).output
+
+
+def test_import_reports_bad_rows_as_text_and_json(run: Run, tmp_path: Path) -> None:
+    run("init")
+    path = write_csv(tmp_path / "r.csv", [person_row(0), person_row(1, 级别="超级")])
+    text = run("import", str(path), code=1).output
+    assert "nothing was imported" in text and "级别 (level)" in text
+
+    report_file = tmp_path / "report.json"
+    result = run("import", str(path), "--json", "--report", str(report_file), code=1)
+    for payload in (json.loads(result.stdout), json.loads(report_file.read_text("utf-8"))):
+        assert payload["ok"] is False
+        assert [(e["row"], e["column"], e["header"]) for e in payload["errors"]] == [
+            (3, "level", "级别")
+        ]
+
+
+def test_import_missing_file(run: Run, tmp_path: Path) -> None:
+    run("init")
+    assert "no such file" in run("import", str(tmp_path / "nope.csv"), code=2).output
+
+
+def test_publicity_and_objections_from_the_command_line(
+    run: Run, tmp_path: Path, db_for: Callable[[], Database]
+) -> None:
+    run("init")
+    path = write_csv(tmp_path / "r.csv", [person_row(n) for n in range(4)])
+    assert "imported 4 rows" in run("import", str(path)).output
+    assert "already stored; nothing changed" in run("import", str(path)).output
+
+    opened = run("publicity", "open", "1", "--start", "2025-09-26").output
+    assert "2025-09-26 to 2025-10-09" in opened
+    assert "already opened" in run("publicity", "open", "1", "--start", "2025-09-26", code=4).output
+    run("objection", "add", "1", "--summary", "举报论文抄袭", "--received", "2025-09-29")
+    run("objection", "add", "2", "--summary", "反映年限不足", "--received", "2025-09-29")
+    assert (
+        "outside the publicity period"
+        in run(
+            "objection", "add", "3", "--summary", "迟到的异议", "--received", "2025-10-10", code=4
+        ).output
+    )
+    assert (
+        "say --upheld or --dismissed"
+        in run("objection", "resolve", "1", "--note", "x", code=2).output
+    )
+    run("objection", "resolve", "1", "--upheld", "--note", "查实")
+    status = run("publicity", "status", "1").output
+    assert "held: 1" in status and "withdrawn: 1" in status
+
+    closed = run("publicity", "close", "1").output
+    assert "closed" in closed and "held: result 2" in closed and "cleared: 2" in closed
+    assert "already closed" in run("publicity", "close", "1", code=4).output
+
+    with db_for().session() as s:
+        period = s.exec(select(PublicityPeriod)).one()
+        assert period.status is PublicityStatus.CLOSED and period.closed_by == "cli:alice"
+        withdrawn = s.exec(
+            select(ReviewResult.id).where(col(ReviewResult.withdrawn_at).is_not(None))
+        ).all()
+        assert withdrawn == [1]
+
+
+def test_publicity_cannot_close_early(run: Run, tmp_path: Path) -> None:
+    run("init")
+    run("import", str(write_csv(tmp_path / "r.csv", [person_row(0)])))
+    run("publicity", "open", "1")  # today
+    assert "it can be closed from the next day" in run("publicity", "close", "1", code=4).output
+
+
+def test_unknown_session_is_not_found(run: Run) -> None:
+    run("init")
+    assert "no review session 42" in run("publicity", "open", "42", code=3).output
+
+
+def test_demo_builds_the_example_and_can_run_again(
+    run: Run, db_for: Callable[[], Database]
+) -> None:
+    first = run("demo", "--rows", "80").output
+    for step in (
+        "1. database",
+        "2. roster",
+        "3. import",
+        "4. publicity",
+        "5. objections",
+        "6. close",
+    ):
+        assert step in first
+    assert "2025-09-26 to 2025-10-09" in first
+    with db_for().session() as s:
+        periods = s.exec(select(PublicityPeriod)).all()
+        statuses = sorted(o.status.value for o in s.exec(select(Objection)).all())
+    assert periods and all(p.status is PublicityStatus.CLOSED for p in periods)
+    assert statuses == sorted(s.value for s in ObjectionStatus)
+
+    second = run("demo", "--rows", "80").output
+    assert "0 results created" in second and "already lodged" in second
+    with db_for().session() as s:
+        assert len(s.exec(select(Objection)).all()) == 3
+
+
+@pytest.fixture
+def db_for(database_url: str) -> Callable[[], Database]:
+    return lambda: Database(database_url)

@@ -1,0 +1,71 @@
+"""Settings from the environment: defaults, conversion, validation, masking."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from certsvc.config import Settings, mask_url_password
+from certsvc.errors import ConfigError
+
+
+def test_defaults_give_an_sqlite_file_in_the_data_folder() -> None:
+    settings = Settings.from_env({})
+    assert settings.sqlalchemy_url.startswith("sqlite:///")
+    assert settings.sqlalchemy_url.endswith("/data/certsvc.sqlite3")
+    assert settings.publicity_working_days == 5
+
+
+def test_environment_values_are_converted() -> None:
+    settings = Settings.from_env(
+        {
+            "CERTSVC_DATA_DIR": "/srv/certsvc",
+            "CERTSVC_PUBLICITY_WORKING_DAYS": "7",
+            "CERTSVC_SQL_ECHO": "yes",
+            "CERTSVC_CALENDAR_OVERRIDES": "/etc/certsvc/cal.toml",
+        }
+    )
+    assert settings.data_dir == Path("/srv/certsvc")
+    assert settings.publicity_working_days == 7
+    assert settings.sql_echo is True
+    assert settings.calendar_overrides == Path("/etc/certsvc/cal.toml")
+
+
+@pytest.mark.parametrize(
+    ("env", "phrase"),
+    [
+        ({"CERTSVC_PUBLICITY_WORKING_DAYS": "five"}, "CERTSVC_PUBLICITY_WORKING_DAYS='five'"),
+        ({"CERTSVC_PUBLICITY_WORKING_DAYS": "0"}, "at least 1"),
+        ({"CERTSVC_SQL_ECHO": "maybe"}, "true or false"),
+        ({"CERTSVC_PUBLIC_BASE_URL": "zc.example.gov.cn"}, "http(s) URL"),
+        ({"CERTSVC_AGENCY_REGION_CODE": "11"}, "6-digit"),
+    ],
+    ids=["not-a-number", "zero-days", "not-a-bool", "url-without-scheme", "region-code"],
+)
+def test_bad_values_are_refused_by_name(env: dict[str, str], phrase: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(env)
+    assert phrase in str(caught.value)
+
+
+def test_unknown_override_is_refused() -> None:
+    with pytest.raises(ConfigError, match="unknown setting"):
+        Settings.from_env({}, colour="red")
+
+
+def test_display_masks_secrets_and_database_passwords() -> None:
+    settings = Settings.from_env(
+        {
+            "CERTSVC_SECRET_KEY": "s3cret-value",
+            "CERTSVC_DATABASE_URL": "postgresql://certsvc:hunter2@db.internal/certsvc",
+        }
+    )
+    shown = settings.display()
+    assert "s3cret-value" not in str(shown) and "hunter2" not in str(shown)
+    assert shown["secret_key"] == "(set, hidden)"
+    assert shown["database_url"] == "postgresql://certsvc:***@db.internal/certsvc"
+
+
+def test_mask_leaves_urls_without_password_alone() -> None:
+    assert mask_url_password("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
