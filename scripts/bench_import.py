@@ -48,35 +48,42 @@ def throwaway_postgres(server_url: str) -> Iterator[str]:
 @click.command()
 @click.option("--rows", default=100_000, show_default=True)
 @click.option("--seed", default=2024, show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv",
-              show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True
+)
 @click.option("--postgres", default=None, help="PostgreSQL server URL (default: SQLite).")
 def main(rows: int, seed: int, fmt: str, postgres: str | None) -> None:
     with tempfile.TemporaryDirectory(prefix="certsvc-bench-") as tmp:
         folder = Path(tmp)
         roster = folder / f"roster.{fmt}"
         started = time.perf_counter()
-        manifest = write_roster(roster, RosterSpec(rows=rows, seed=seed, year=2025,
-                                                   review_date=date(2025, 9, 12)))
+        manifest = write_roster(
+            roster, RosterSpec(rows=rows, seed=seed, year=2025, review_date=date(2025, 9, 12))
+        )
         generated = time.perf_counter() - started
         size_mb = roster.stat().st_size / 1e6
-        print(f"generated {manifest.rows} rows in {manifest.sessions} sessions "
-              f"({size_mb:.1f} MB {fmt}) in {generated:.1f} s")
-        with (throwaway_postgres(postgres) if postgres else _sqlite(folder)) as url:
+        print(
+            f"generated {manifest.rows} rows in {manifest.sessions} sessions "
+            f"({size_mb:.1f} MB {fmt}) in {generated:.1f} s"
+        )
+        with throwaway_postgres(postgres) if postgres else _sqlite(folder) as url:
             settings = Settings.from_env({}, data_dir=folder, database_url=url)
             db = Database(url)
             initialise(db, settings, actor="bench")
             backend = db.backend
             for label in ("first import", "re-import (no change)"):
                 started = time.perf_counter()
-                report = import_roster(db, roster, agency_code=settings.agency_code,
-                                       actor="bench", today=TODAY)
+                report = import_roster(
+                    db, roster, agency_code=settings.agency_code, actor="bench", today=TODAY
+                )
                 elapsed = time.perf_counter() - started
                 if not report.ok:
                     raise SystemExit(f"import failed: {report.errors[:5]}")
-                print(f"{backend} {label}: {report.rows_read} rows in {elapsed:.2f} s = "
-                      f"{report.rows_read / elapsed:,.0f} rows/s "
-                      f"(created {report.results_created}, unchanged {report.results_unchanged})")
+                print(
+                    f"{backend} {label}: {report.rows_read} rows in {elapsed:.2f} s = "
+                    f"{report.rows_read / elapsed:,.0f} rows/s "
+                    f"(created {report.results_created}, unchanged {report.results_unchanged})"
+                )
             db.dispose()
 
 

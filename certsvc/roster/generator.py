@@ -12,11 +12,10 @@ Everything follows from ``RosterSpec.seed``: separate ``random.Random`` streams 
 strings (hashed with SHA-512, not with the randomised ``hash()``), and tables in a fixed order.
 Rows are produced one at a time, so memory stays flat however many rows are asked for.
 
-Identity numbers are unique by construction: the n-th person of a file gets number n of a keyed
-pseudo-random permutation of all the numbers of its kind (a Feistel network with cycle walking),
-so no set of numbers already used is kept. This holds for files of up to 10 million rows. Sessions
-are unique in a file too; a file with more rows than the committees of one year can take
-(about 120,000) continues with the same committees in earlier years.
+Identity numbers are unique by construction (see ``generator_names``), without remembering the
+numbers already used. Sessions are unique in a file too; a file with more rows than the
+committees of one year can take (about 120,000) continues with the same committees in earlier
+years.
 
 With ``bad_share`` > 0 each row is independently made bad with that probability: exactly one
 column is wrong (``DefectKind``), and ``GeneratedRow.defect`` names that column's key, the one
@@ -26,28 +25,28 @@ the importer should blame.
 from __future__ import annotations
 
 import csv
-import random
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
-from itertools import accumulate
-from math import prod
 from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
 from certsvc.errors import InputError
-from certsvc.roster import generator_names as names
 from certsvc.roster.catalog import Level
 from certsvc.roster.columns import COLUMNS, COLUMNS_BY_KEY
-from certsvc.roster.identity import (
-    GENDER_LABELS,
-    ID_TYPE_LABELS,
-    Gender,
-    IdType,
-    mod11_2_check_char,
+from certsvc.roster.generator_names import (
+    BEIJING_DISTRICTS,
+    REMARKS,
+    SELF_REVIEWING_UNITS,
+    WORK_UNITS,
+    Origin,
+    Person,
+    PersonFactory,
+    random_stream,
 )
+from certsvc.roster.identity import GENDER_LABELS, ID_TYPE_LABELS
 
 __all__ = [
     "DEFECT_COLUMNS",
@@ -166,7 +165,7 @@ class _Track:
 
     series: str
     specialties: tuple[str, ...]
-    sector: str  # key of names.WORK_UNITS
+    sector: str  # key of WORK_UNITS
     titles: tuple[str, str, str, str]  # 正高级, 副高级, 中级, 初级
 
 
@@ -233,16 +232,16 @@ class _Committee:
 
     @property
     def work_units(self) -> tuple[str, ...]:
-        return (self.issuer,) if self.kind == "unit" else names.WORK_UNITS[self.sector]
+        return (self.issuer,) if self.kind == "unit" else WORK_UNITS[self.sector]
 
 
 def _all_committees() -> tuple[_Committee, ...]:
     """Every committee of one year: 正高级 only at the municipal level, 副高级 and 中级 also in
     the districts and a few large employers, 初级 (teachers only) in the districts."""
-    districts = tuple(f"北京市{district}" for district in names.BEIJING_DISTRICTS)
+    districts = tuple(f"北京市{district}" for district in BEIJING_DISTRICTS)
     committees: list[_Committee] = []
     for track in _TRACKS:
-        units = names.WORK_UNITS[track.sector][: names.SELF_REVIEWING_UNITS[track.sector]]
+        units = WORK_UNITS[track.sector][: SELF_REVIEWING_UNITS[track.sector]]
         for specialty in track.specialties:
             for level, title in zip(_LEVELS, track.titles, strict=True):
                 issuers: list[tuple[str, Literal["municipal", "district", "unit"]]] = []
@@ -292,300 +291,23 @@ def _years_back(day: date, years: int) -> date:
         return day.replace(year=day.year - years, day=28)
 
 
-# --- identity numbers -----------------------------------------------------------------------
-
-_FIRST_BIRTH = date(1960, 1, 1)
-_BIRTH_DAYS = (date(1998, 12, 31) - _FIRST_BIRTH).days + 1
-_SEQUENCES = 999  # sequence codes 001-999
-_DIGITS = "0123456789"
-_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-_CHECK_CHARS = "0123456789X"
-
-
-class _Permutation:
-    """A keyed pseudo-random permutation of ``range(size)``: a four-round Feistel network on
-    the smallest even number of bits covering ``size``, cycle-walking back into range."""
-
-    def __init__(self, size: int, key: str) -> None:
-        bits = max(2, (size - 1).bit_length())
-        bits += bits % 2
-        self._size = size
-        self._half = bits // 2
-        self._mask = (1 << self._half) - 1
-        rng = random.Random(key)  # noqa: S311 - test data, not secrets
-        self._keys = tuple(rng.getrandbits(32) for _ in range(4))
-
-    def _round(self, value: int, key: int) -> int:
-        x = ((value ^ key) * 0x9E3779B1) & 0xFFFFFFFF
-        x ^= x >> 15
-        x = (x * 0x85EBCA6B) & 0xFFFFFFFF
-        x ^= x >> 13
-        return x & self._mask
-
-    def __call__(self, index: int) -> int:
-        value = index % self._size
-        while True:
-            left, right = value >> self._half, value & self._mask
-            for key in self._keys:
-                left, right = right, left ^ self._round(right, key)
-            value = (left << self._half) | right
-            if value < self._size:
-                return value
-
-
-class _BirthNumbers:
-    """18-character numbers laid out as GB 11643: a 6-character prefix (region code, 810000,
-    or 9 + province + country number), the birth date, a sequence code whose last digit is odd
-    for men, and the MOD 11-2 check character."""
-
-    def __init__(self, prefixes: tuple[str, ...], key: str) -> None:
-        self._prefixes = prefixes
-        self._permutation = _Permutation(len(prefixes) * _BIRTH_DAYS * _SEQUENCES, key)
-
-    def number(self, index: int) -> tuple[str, date, Gender]:
-        rest, sequence = divmod(self._permutation(index), _SEQUENCES)
-        prefix, day = divmod(rest, _BIRTH_DAYS)
-        born = _FIRST_BIRTH + timedelta(days=day)
-        first17 = f"{self._prefixes[prefix]}{born:%Y%m%d}{sequence + 1:03d}"
-        gender = Gender.MALE if (sequence + 1) % 2 else Gender.FEMALE
-        return first17 + mod11_2_check_char(first17), born, gender
-
-
-class _PatternNumbers:
-    """Numbers of a fixed shape: one alphabet per position (e.g. H + 8 digits)."""
-
-    def __init__(self, alphabets: tuple[str, ...], key: str) -> None:
-        self._alphabets = alphabets
-        self._permutation = _Permutation(prod(len(a) for a in alphabets), key)
-
-    def number(self, index: int) -> str:
-        value = self._permutation(index)
-        chars: list[str] = []
-        for alphabet in reversed(self._alphabets):
-            value, position = divmod(value, len(alphabet))
-            chars.append(alphabet[position])
-        return "".join(reversed(chars))
-
-
-@dataclass(frozen=True, slots=True)
-class _Country:
-    alpha3: str
-    numeric: str  # ISO 3166-1 numeric, in the permanent residence card number
-    name_style: str  # key of names.LATIN_STYLES
-    passport: tuple[str, ...]  # alphabets of the passport number, one per position
-    weight: int
-
-
-_COUNTRIES: tuple[_Country, ...] = (
-    _Country("USA", "840", "english", (_DIGITS,) * 9, 25),
-    _Country("DEU", "276", "german", ("C", "FGHJKLMNPRTVWXYZ", *(_DIGITS,) * 7), 12),
-    _Country("GBR", "826", "english", (_DIGITS,) * 9, 12),
-    _Country("JPN", "392", "japanese", ("T", "KRZ", *(_DIGITS,) * 7), 12),
-    _Country("KOR", "410", "korean", ("M", *(_DIGITS,) * 8), 12),
-    _Country("FRA", "250", "french", (_DIGITS, _DIGITS, _LETTERS, _LETTERS, *(_DIGITS,) * 5), 8),
-    _Country("CAN", "124", "english", (_LETTERS, _LETTERS, *(_DIGITS,) * 6), 8),
-    _Country("AUS", "036", "english", ("NP", *(_DIGITS,) * 7), 6),
-    _Country("SGP", "702", "singaporean", ("EK", *(_DIGITS,) * 7, _LETTERS), 5),
-)
-_COUNTRY_CUM_WEIGHTS = tuple(accumulate(country.weight for country in _COUNTRIES))
-_PERMANENT_RESIDENCE_PROVINCES = ("11", "31", "44")  # cards issued in 北京, 上海, 广东
-
-
-class _Origin(StrEnum):
-    RESIDENT = "resident"
-    GAT_PERMIT = "gat_permit"
-    HKMO_PERMIT = "hkmo_permit"
-    TW_PERMIT = "tw_permit"
-    PERMANENT_RESIDENCE = "permanent_residence"
-    PASSPORT = "passport"
-
-
-# Per 10,000 people: 97% mainland residents, 3% others.
-_ORIGIN_WEIGHTS: tuple[tuple[_Origin, int], ...] = (
-    (_Origin.RESIDENT, 9700),
-    (_Origin.GAT_PERMIT, 60),
-    (_Origin.HKMO_PERMIT, 80),
-    (_Origin.TW_PERMIT, 50),
-    (_Origin.PERMANENT_RESIDENCE, 40),
-    (_Origin.PASSPORT, 70),
-)
-_ORIGINS = tuple(origin for origin, _ in _ORIGIN_WEIGHTS)
-_ORIGIN_CUM_WEIGHTS = tuple(accumulate(weight for _, weight in _ORIGIN_WEIGHTS))
-_MINORITY_SHARE = 0.01
-_BEIJING_BORN_SHARE = 0.6
-_GAT_PREFIXES = (("810000", 45), ("820000", 15), ("830000", 40))  # HK, Macao, Taiwan
-
-
-@dataclass(frozen=True, slots=True)
-class _Person:
-    name: str
-    id_type: IdType
-    id_number: str
-    country: str  # the 国籍 cell: nationality of foreigners, else empty
-    gender: Gender
-    birth_date: date
-    work_unit: str
-    mobile: str
-
-
-class _People:
-    """Makes people with identity numbers that are unique within a file."""
-
-    def __init__(self, seed: int) -> None:
-        self._seed = seed
-        self._rng = _stream(seed, "people")
-        self._count = 0
-        self._birth_numbers: dict[str, _BirthNumbers] = {}
-        self._pattern_numbers: dict[str, _PatternNumbers] = {}
-
-    def _births(self, label: str, prefixes: tuple[str, ...]) -> _BirthNumbers:
-        if label not in self._birth_numbers:
-            key = f"certsvc.roster.generator/{self._seed}/ids/{label}"
-            self._birth_numbers[label] = _BirthNumbers(prefixes, key)
-        return self._birth_numbers[label]
-
-    def _patterns(self, label: str, alphabets: tuple[str, ...]) -> _PatternNumbers:
-        if label not in self._pattern_numbers:
-            key = f"certsvc.roster.generator/{self._seed}/ids/{label}"
-            self._pattern_numbers[label] = _PatternNumbers(alphabets, key)
-        return self._pattern_numbers[label]
-
-    def make(self, work_units: tuple[str, ...], origin: _Origin | None = None) -> _Person:
-        rng = self._rng
-        index = self._count
-        self._count += 1
-        if origin is None:
-            origin = rng.choices(_ORIGINS, cum_weights=_ORIGIN_CUM_WEIGHTS)[0]
-        work_unit = rng.choice(work_units)
-        match origin:
-            case _Origin.RESIDENT:
-                return self._resident(index, work_unit)
-            case _Origin.GAT_PERMIT:
-                prefix = rng.choices(
-                    [p for p, _ in _GAT_PREFIXES], weights=[w for _, w in _GAT_PREFIXES]
-                )[0]
-                number, born, gender = self._births(f"gat-{prefix}", (prefix,)).number(index)
-                region = {"810000": "HK", "820000": "MO"}.get(prefix, "TW")
-                return _Person(
-                    names.chinese_name(rng, gender),
-                    IdType.GAT_RESIDENCE_PERMIT,
-                    number,
-                    "",
-                    gender,
-                    born,
-                    work_unit,
-                    self._mobile(region),
-                )
-            case _Origin.HKMO_PERMIT:
-                letter = "H" if rng.random() < 0.75 else "M"
-                number = self._patterns(f"hkmo-{letter}", (letter, *(_DIGITS,) * 8)).number(index)
-                gender = self._gender()
-                return _Person(
-                    names.chinese_name(rng, gender),
-                    IdType.HKMO_TRAVEL_PERMIT,
-                    number,
-                    "",
-                    gender,
-                    self._birth_date(),
-                    work_unit,
-                    self._mobile("HK" if letter == "H" else "MO"),
-                )
-            case _Origin.TW_PERMIT:
-                gender = self._gender()
-                return _Person(
-                    names.chinese_name(rng, gender),
-                    IdType.TW_TRAVEL_PERMIT,
-                    self._patterns("tw", (_DIGITS,) * 8).number(index),
-                    "",
-                    gender,
-                    self._birth_date(),
-                    work_unit,
-                    self._mobile("CN"),
-                )
-            case _Origin.PERMANENT_RESIDENCE:
-                country = self._country()
-                prefixes = tuple(f"9{p}{country.numeric}" for p in _PERMANENT_RESIDENCE_PROVINCES)
-                births = self._births(f"fpr-{country.alpha3}", prefixes)
-                number, born, gender = births.number(index)
-                return _Person(
-                    names.latin_name(rng, gender, country.name_style),
-                    IdType.FOREIGN_PERMANENT_RESIDENCE,
-                    number,
-                    country.alpha3,
-                    gender,
-                    born,
-                    work_unit,
-                    self._mobile("CN"),
-                )
-            case _Origin.PASSPORT:
-                country = self._country()
-                gender = self._gender()
-                passports = self._patterns(f"passport-{country.alpha3}", country.passport)
-                return _Person(
-                    names.latin_name(rng, gender, country.name_style),
-                    IdType.FOREIGN_PASSPORT,
-                    passports.number(index),
-                    country.alpha3,
-                    gender,
-                    self._birth_date(),
-                    work_unit,
-                    self._mobile("CN"),
-                )
-
-    def _resident(self, index: int, work_unit: str) -> _Person:
-        rng = self._rng
-        minority = rng.random() < _MINORITY_SHARE
-        if minority:
-            label, regions = "xinjiang", names.REGIONS_XINJIANG
-        elif rng.random() < _BEIJING_BORN_SHARE:
-            label, regions = "beijing", names.REGIONS_BEIJING
-        else:
-            label, regions = "other", names.REGIONS_OTHER
-        births = self._births(f"resident-{label}", tuple(code for code, _ in regions))
-        number, born, gender = births.number(index)
-        name = names.minority_name(rng, gender) if minority else names.chinese_name(rng, gender)
-        return _Person(
-            name, IdType.RESIDENT_ID, number, "", gender, born, work_unit, self._mobile("CN")
-        )
-
-    def _gender(self) -> Gender:
-        return Gender.MALE if self._rng.random() < 0.5 else Gender.FEMALE
-
-    def _birth_date(self) -> date:
-        return _FIRST_BIRTH + timedelta(days=self._rng.randrange(_BIRTH_DAYS))
-
-    def _country(self) -> _Country:
-        return self._rng.choices(_COUNTRIES, cum_weights=_COUNTRY_CUM_WEIGHTS)[0]
-
-    def _mobile(self, region: str) -> str:
-        rng = self._rng
-        if region == "HK":
-            return f"+852{rng.choice('5679')}{rng.randrange(10**7):07d}"
-        if region == "MO":
-            return f"+8536{rng.randrange(10**7):07d}"
-        return f"{rng.choice(names.MOBILE_PREFIXES)}{rng.randrange(10**8):08d}"
-
-
 # --- rows -----------------------------------------------------------------------------------
 
-
-def _stream(seed: int, name: str) -> random.Random:
-    """An independent random stream; string seeds are hashed with SHA-512, not ``hash()``."""
-    return random.Random(f"certsvc.roster.generator/{seed}/{name}")  # noqa: S311 - test data
+_CHECK_CHARS = "0123456789X"
 
 
 class _Generator:
     def __init__(self, spec: RosterSpec) -> None:
         self._spec = spec
-        self._plans = _stream(spec.seed, "sessions")
-        self._votes = _stream(spec.seed, "votes")
-        self._defects = _stream(spec.seed, "defects")
-        self._people = _People(spec.seed)
+        self._plans = random_stream(spec.seed, "sessions")
+        self._votes = random_stream(spec.seed, "votes")
+        self._defects = random_stream(spec.seed, "defects")
+        self._people = PersonFactory(spec.seed)
         committees = list(_COMMITTEES)
         self._plans.shuffle(committees)
         self._committees = tuple(committees)
         # A good row of the current session, for DUPLICATE_ID (reservoir sample of one).
-        self._earlier: _Person | None = None
+        self._earlier: Person | None = None
         self._good_in_session = 0
 
     def rows(self) -> Iterator[GeneratedRow]:
@@ -637,14 +359,14 @@ class _Generator:
         kinds = _ALL_DEFECTS if self._earlier is not None else _DEFECTS_WITHOUT_DUPLICATE
         return self._defects.choice(kinds)
 
-    def _person(self, session: _Session, kind: DefectKind | None) -> _Person:
+    def _person(self, session: _Session, kind: DefectKind | None) -> Person:
         units = session.committee.work_units
         if kind is DefectKind.DUPLICATE_ID and self._earlier is not None:
             return self._earlier
         if kind in (DefectKind.ID_CHECK_CHAR, DefectKind.BIRTH_DATE_MISMATCH):
-            return self._people.make(units, _Origin.RESIDENT)
+            return self._people.make(units, Origin.RESIDENT)
         if kind is DefectKind.PASSPORT_WITHOUT_COUNTRY:
-            return self._people.make(units, _Origin.PASSPORT)
+            return self._people.make(units, Origin.PASSPORT)
         return self._people.make(units)
 
     def _row(self, session: _Session, ordinal: int) -> GeneratedRow:
@@ -653,7 +375,7 @@ class _Generator:
         votes = self._vote(session.attending, self._votes.random() < session.pass_rate)
         remark = ""
         if self._votes.random() < _REMARK_SHARE:
-            remark = self._votes.choice(names.REMARKS)
+            remark = self._votes.choice(REMARKS)
         c = session.committee
         cells = {
             "no": str(ordinal),
@@ -740,7 +462,8 @@ def write_roster(
     fmt: Literal["csv", "xlsx"] | None = None,
     encoding: Literal["utf-8", "utf-8-sig", "gb18030"] = "utf-8-sig",
 ) -> RosterManifest:
-    """Write a roster to ``path`` as CSV (in ``encoding``) or XLSX (text cells only).
+    """Write a roster to ``path`` as CSV (in ``encoding``) or XLSX (text cells only; empty
+    values are left out).
 
     ``fmt`` defaults to the file's suffix. The file is written as the rows are generated.
     """
@@ -773,7 +496,7 @@ def write_roster(
 _SESSION_HEADERS = tuple(
     COLUMNS_BY_KEY[key].header for key in ("year", "committee_name", "series", "specialty", "level")
 )
-_TEXT_FORMAT_KEYS = ("id_number", "mobile")  # cells Excel must never turn into numbers
+_TEXT_FORMAT_KEYS = ("id_number",)  # cells Excel must never turn into numbers when edited
 _COLUMN_WIDTHS: Mapping[str, float] = {
     "no": 6,
     "name": 16,
@@ -807,9 +530,9 @@ def _write_xlsx(path: Path, rows: Iterable[GeneratedRow]) -> None:
     text_positions = tuple(_KEYS.index(key) for key in _TEXT_FORMAT_KEYS)
     for row in rows:
         values = [row.values[header] for header in HEADERS]
-        cells: list[object] = list(values)
+        cells: list[object] = [value or None for value in values]  # no cell for empty text
         for position in text_positions:
-            cell = WriteOnlyCell(sheet, value=values[position])
+            cell = WriteOnlyCell(sheet, value=values[position] or None)
             cell.number_format = "@"  # Text, so that editing the cell keeps it text
             cells[position] = cell
         sheet.append(cells)

@@ -1,15 +1,25 @@
-"""Tables for the roster generator: names, region codes, employers; and the name builders.
+"""The people of generated rosters: names, identity numbers, mobiles and employers.
 
-Everything here is plain data in a fixed order (tuples and strings, never sets), so that a
-seeded ``random.Random`` picking from it gives the same result on every run and platform.
+Used by ``certsvc.roster.generator``. The tables are plain data in a fixed order (tuples and
+strings, never sets), so that a seeded ``random.Random`` picking from them gives the same result
+on every run and platform.
+
+Identity numbers are unique by construction: the n-th person of a file gets number n of a keyed
+pseudo-random permutation of all the numbers of its kind (a Feistel network with cycle walking),
+so no set of the numbers already used is kept. Every kind has at least 10 million numbers, so
+numbers are unique in files of up to 10 million rows.
 """
 
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
+from datetime import date, timedelta
+from enum import StrEnum
 from itertools import accumulate
+from math import prod
 
-from certsvc.roster.identity import Gender
+from certsvc.roster.identity import Gender, IdType, mod11_2_check_char
 
 # --- Chinese names -------------------------------------------------------------------------
 
@@ -236,3 +246,285 @@ REMARKS: tuple[str, ...] = (
     "海外高层次人才",
     "基层一线专业技术人员",
 )
+
+
+def random_stream(seed: int, name: str) -> random.Random:
+    """An independent random stream; string seeds are hashed with SHA-512, not ``hash()``."""
+    return random.Random(f"certsvc.roster.generator/{seed}/{name}")  # noqa: S311 - test data
+
+
+# --- identity numbers -----------------------------------------------------------------------
+
+_FIRST_BIRTH = date(1960, 1, 1)
+_BIRTH_DAYS = (date(1998, 12, 31) - _FIRST_BIRTH).days + 1
+_SEQUENCES = 999  # sequence codes 001-999
+_DIGITS = "0123456789"
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+class _Permutation:
+    """A keyed pseudo-random permutation of ``range(size)``: a four-round Feistel network on
+    the smallest even number of bits covering ``size``, cycle-walking back into range."""
+
+    def __init__(self, size: int, key: str) -> None:
+        bits = max(2, (size - 1).bit_length())
+        bits += bits % 2
+        self._size = size
+        self._half = bits // 2
+        self._mask = (1 << self._half) - 1
+        rng = random.Random(key)  # noqa: S311 - test data, not secrets
+        self._keys = tuple(rng.getrandbits(32) for _ in range(4))
+
+    def _round(self, value: int, key: int) -> int:
+        x = ((value ^ key) * 0x9E3779B1) & 0xFFFFFFFF
+        x ^= x >> 15
+        x = (x * 0x85EBCA6B) & 0xFFFFFFFF
+        x ^= x >> 13
+        return x & self._mask
+
+    def __call__(self, index: int) -> int:
+        value = index % self._size
+        while True:
+            left, right = value >> self._half, value & self._mask
+            for key in self._keys:
+                left, right = right, left ^ self._round(right, key)
+            value = (left << self._half) | right
+            if value < self._size:
+                return value
+
+
+class _BirthNumbers:
+    """18-character numbers laid out as GB 11643: a 6-character prefix (region code, 810000,
+    or 9 + province + country number), the birth date, a sequence code whose last digit is odd
+    for men, and the MOD 11-2 check character."""
+
+    def __init__(self, prefixes: tuple[str, ...], key: str) -> None:
+        self._prefixes = prefixes
+        self._permutation = _Permutation(len(prefixes) * _BIRTH_DAYS * _SEQUENCES, key)
+
+    def number(self, index: int) -> tuple[str, date, Gender]:
+        rest, sequence = divmod(self._permutation(index), _SEQUENCES)
+        prefix, day = divmod(rest, _BIRTH_DAYS)
+        born = _FIRST_BIRTH + timedelta(days=day)
+        first17 = f"{self._prefixes[prefix]}{born:%Y%m%d}{sequence + 1:03d}"
+        gender = Gender.MALE if (sequence + 1) % 2 else Gender.FEMALE
+        return first17 + mod11_2_check_char(first17), born, gender
+
+
+class _PatternNumbers:
+    """Numbers of a fixed shape: one alphabet per position (e.g. H + 8 digits)."""
+
+    def __init__(self, alphabets: tuple[str, ...], key: str) -> None:
+        self._alphabets = alphabets
+        self._permutation = _Permutation(prod(len(a) for a in alphabets), key)
+
+    def number(self, index: int) -> str:
+        value = self._permutation(index)
+        chars: list[str] = []
+        for alphabet in reversed(self._alphabets):
+            value, position = divmod(value, len(alphabet))
+            chars.append(alphabet[position])
+        return "".join(reversed(chars))
+
+
+@dataclass(frozen=True, slots=True)
+class _Country:
+    alpha3: str
+    numeric: str  # ISO 3166-1 numeric, in the permanent residence card number
+    name_style: str  # key of LATIN_STYLES
+    passport: tuple[str, ...]  # alphabets of the passport number, one per position
+    weight: int
+
+
+_COUNTRIES: tuple[_Country, ...] = (
+    _Country("USA", "840", "english", (_DIGITS,) * 9, 25),
+    _Country("DEU", "276", "german", ("C", "FGHJKLMNPRTVWXYZ", *(_DIGITS,) * 7), 12),
+    _Country("GBR", "826", "english", (_DIGITS,) * 9, 12),
+    _Country("JPN", "392", "japanese", ("T", "KRZ", *(_DIGITS,) * 7), 12),
+    _Country("KOR", "410", "korean", ("M", *(_DIGITS,) * 8), 12),
+    _Country("FRA", "250", "french", (_DIGITS, _DIGITS, _LETTERS, _LETTERS, *(_DIGITS,) * 5), 8),
+    _Country("CAN", "124", "english", (_LETTERS, _LETTERS, *(_DIGITS,) * 6), 8),
+    _Country("AUS", "036", "english", ("NP", *(_DIGITS,) * 7), 6),
+    _Country("SGP", "702", "singaporean", ("EK", *(_DIGITS,) * 7, _LETTERS), 5),
+)
+_COUNTRY_CUM_WEIGHTS = tuple(accumulate(country.weight for country in _COUNTRIES))
+_PERMANENT_RESIDENCE_PROVINCES = ("11", "31", "44")  # cards issued in 北京, 上海, 广东
+
+
+class Origin(StrEnum):
+    """Where a person comes from, which decides the identity document."""
+
+    RESIDENT = "resident"
+    GAT_PERMIT = "gat_permit"
+    HKMO_PERMIT = "hkmo_permit"
+    TW_PERMIT = "tw_permit"
+    PERMANENT_RESIDENCE = "permanent_residence"
+    PASSPORT = "passport"
+
+
+# Per 10,000 people: 97% mainland residents, 3% others.
+_ORIGIN_WEIGHTS: tuple[tuple[Origin, int], ...] = (
+    (Origin.RESIDENT, 9700),
+    (Origin.GAT_PERMIT, 60),
+    (Origin.HKMO_PERMIT, 80),
+    (Origin.TW_PERMIT, 50),
+    (Origin.PERMANENT_RESIDENCE, 40),
+    (Origin.PASSPORT, 70),
+)
+_ORIGINS = tuple(origin for origin, _ in _ORIGIN_WEIGHTS)
+_ORIGIN_CUM_WEIGHTS = tuple(accumulate(weight for _, weight in _ORIGIN_WEIGHTS))
+_MINORITY_SHARE = 0.01
+_BEIJING_BORN_SHARE = 0.6
+_GAT_PREFIXES = ("810000", "820000", "830000")  # Hong Kong, Macao, Taiwan
+_GAT_CUM_WEIGHTS = (45, 60, 100)
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """One person as the roster shows them (the 国籍 cell is ``country``)."""
+
+    name: str
+    id_type: IdType
+    id_number: str
+    country: str  # the 国籍 cell: nationality of foreigners, else empty
+    gender: Gender
+    birth_date: date
+    work_unit: str
+    mobile: str
+
+
+class PersonFactory:
+    """Makes people with identity numbers that are unique within a file."""
+
+    def __init__(self, seed: int) -> None:
+        self._seed = seed
+        self._rng = random_stream(seed, "people")
+        self._count = 0
+        self._birth_numbers: dict[str, _BirthNumbers] = {}
+        self._pattern_numbers: dict[str, _PatternNumbers] = {}
+
+    def _births(self, label: str, prefixes: tuple[str, ...]) -> _BirthNumbers:
+        if label not in self._birth_numbers:
+            key = f"certsvc.roster.generator/{self._seed}/ids/{label}"
+            self._birth_numbers[label] = _BirthNumbers(prefixes, key)
+        return self._birth_numbers[label]
+
+    def _patterns(self, label: str, alphabets: tuple[str, ...]) -> _PatternNumbers:
+        if label not in self._pattern_numbers:
+            key = f"certsvc.roster.generator/{self._seed}/ids/{label}"
+            self._pattern_numbers[label] = _PatternNumbers(alphabets, key)
+        return self._pattern_numbers[label]
+
+    def make(self, work_units: tuple[str, ...], origin: Origin | None = None) -> Person:
+        """A new person working at one of ``work_units``; ``origin`` forces the document."""
+        rng = self._rng
+        index = self._count
+        self._count += 1
+        if origin is None:
+            origin = rng.choices(_ORIGINS, cum_weights=_ORIGIN_CUM_WEIGHTS)[0]
+        work_unit = rng.choice(work_units)
+        match origin:
+            case Origin.RESIDENT:
+                return self._resident(index, work_unit)
+            case Origin.GAT_PERMIT:
+                prefix = rng.choices(_GAT_PREFIXES, cum_weights=_GAT_CUM_WEIGHTS)[0]
+                number, born, gender = self._births(f"gat-{prefix}", (prefix,)).number(index)
+                region = {"810000": "HK", "820000": "MO"}.get(prefix, "TW")
+                return Person(
+                    chinese_name(rng, gender),
+                    IdType.GAT_RESIDENCE_PERMIT,
+                    number,
+                    "",
+                    gender,
+                    born,
+                    work_unit,
+                    self._mobile(region),
+                )
+            case Origin.HKMO_PERMIT:
+                letter = "H" if rng.random() < 0.75 else "M"
+                number = self._patterns(f"hkmo-{letter}", (letter, *(_DIGITS,) * 8)).number(index)
+                gender = self._gender()
+                return Person(
+                    chinese_name(rng, gender),
+                    IdType.HKMO_TRAVEL_PERMIT,
+                    number,
+                    "",
+                    gender,
+                    self._birth_date(),
+                    work_unit,
+                    self._mobile("HK" if letter == "H" else "MO"),
+                )
+            case Origin.TW_PERMIT:
+                gender = self._gender()
+                return Person(
+                    chinese_name(rng, gender),
+                    IdType.TW_TRAVEL_PERMIT,
+                    self._patterns("tw", (_DIGITS,) * 8).number(index),
+                    "",
+                    gender,
+                    self._birth_date(),
+                    work_unit,
+                    self._mobile("CN"),
+                )
+            case Origin.PERMANENT_RESIDENCE:
+                country = self._country()
+                prefixes = tuple(f"9{p}{country.numeric}" for p in _PERMANENT_RESIDENCE_PROVINCES)
+                births = self._births(f"fpr-{country.alpha3}", prefixes)
+                number, born, gender = births.number(index)
+                return Person(
+                    latin_name(rng, gender, country.name_style),
+                    IdType.FOREIGN_PERMANENT_RESIDENCE,
+                    number,
+                    country.alpha3,
+                    gender,
+                    born,
+                    work_unit,
+                    self._mobile("CN"),
+                )
+            case Origin.PASSPORT:
+                country = self._country()
+                gender = self._gender()
+                passports = self._patterns(f"passport-{country.alpha3}", country.passport)
+                return Person(
+                    latin_name(rng, gender, country.name_style),
+                    IdType.FOREIGN_PASSPORT,
+                    passports.number(index),
+                    country.alpha3,
+                    gender,
+                    self._birth_date(),
+                    work_unit,
+                    self._mobile("CN"),
+                )
+
+    def _resident(self, index: int, work_unit: str) -> Person:
+        rng = self._rng
+        minority = rng.random() < _MINORITY_SHARE
+        if minority:
+            label, regions = "xinjiang", REGIONS_XINJIANG
+        elif rng.random() < _BEIJING_BORN_SHARE:
+            label, regions = "beijing", REGIONS_BEIJING
+        else:
+            label, regions = "other", REGIONS_OTHER
+        births = self._births(f"resident-{label}", tuple(code for code, _ in regions))
+        number, born, gender = births.number(index)
+        name = minority_name(rng, gender) if minority else chinese_name(rng, gender)
+        return Person(
+            name, IdType.RESIDENT_ID, number, "", gender, born, work_unit, self._mobile("CN")
+        )
+
+    def _gender(self) -> Gender:
+        return Gender.MALE if self._rng.random() < 0.5 else Gender.FEMALE
+
+    def _birth_date(self) -> date:
+        return _FIRST_BIRTH + timedelta(days=self._rng.randrange(_BIRTH_DAYS))
+
+    def _country(self) -> _Country:
+        return self._rng.choices(_COUNTRIES, cum_weights=_COUNTRY_CUM_WEIGHTS)[0]
+
+    def _mobile(self, region: str) -> str:
+        rng = self._rng
+        if region == "HK":
+            return f"+852{rng.choice('5679')}{rng.randrange(10**7):07d}"
+        if region == "MO":
+            return f"+8536{rng.randrange(10**7):07d}"
+        return f"{rng.choice(MOBILE_PREFIXES)}{rng.randrange(10**8):08d}"

@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 
 from certsvc.agencies.models import Agency
 from certsvc.audit.events import Action, record
+from certsvc.db.base import SQLModel
 from certsvc.db.database import Database
 from certsvc.db.types import utcnow
 from certsvc.errors import InputError, NotFoundError
@@ -263,19 +264,32 @@ class _Importer:
         wanted = {row.identity_key for row in rows} - self.persons.keys()
         if not wanted:
             return
-        columns = (col(Person.id_type), col(Person.id_country), col(Person.id_number))
-        for batch in _chunks(sorted(wanted), 500):
-            stored = self.s.exec(select(Person).where(sa.tuple_(*columns).in_(batch))).all()
-            for person in stored:
-                key = (person.id_type, person.id_country, person.id_number)
+        # By number alone, which is indexed (SQLite scans on a row-value IN); then exactly.
+        table = _table(Person)
+        query = sa.select(
+            table.c.id,
+            table.c.id_type,
+            table.c.id_country,
+            table.c.id_number,
+            table.c.name,
+            table.c.birth_date,
+            table.c.gender,
+            table.c.work_unit,
+            table.c.mobile,
+        )
+        for batch in _chunks(sorted({number for _, _, number in wanted}), 500):
+            for found in self.s.connection().execute(query.where(table.c.id_number.in_(batch))):
+                key = (found.id_type, found.id_country, found.id_number)
+                if key not in wanted:
+                    continue
                 self.persons[key] = _PersonState(
-                    person.id,
+                    found.id,
                     None,
-                    person.name,
-                    person.birth_date,
-                    person.gender,
-                    person.work_unit,
-                    person.mobile,
+                    found.name,
+                    found.birth_date,
+                    found.gender,
+                    found.work_unit,
+                    found.mobile,
                 )
 
     def _check_person(self, row: RosterRow) -> bool:
@@ -328,18 +342,15 @@ class _Importer:
             person = self.persons[row.identity_key]
             existing = stored_results.get((session.id or 0, person.id or 0))
             if existing is not None:
-                if (existing.members_attending, existing.votes_for) == (
-                    row.members_attending,
-                    row.votes_for,
-                ):
+                attending, votes_for = existing
+                if (attending, votes_for) == (row.members_attending, row.votes_for):
                     self.report.results_unchanged += 1
                 else:
                     self._fail(
                         row,
                         "votes_for",
-                        f"this result is already stored with {existing.votes_for} of "
-                        f"{existing.members_attending} votes; stored results are not "
-                        "changed by import",
+                        f"this result is already stored with {votes_for} of {attending} "
+                        "votes; stored results are not changed by import",
                     )
             elif session.publicity_since is not None:
                 self._fail(
@@ -362,7 +373,7 @@ class _Importer:
                     }
                 )
         if new_results and self.writing:
-            self.s.execute(sa.insert(ReviewResult), new_results)
+            self.s.connection().execute(_table(ReviewResult).insert(), new_results)
             self.report.results_created += len(new_results)
 
     @property
@@ -441,16 +452,15 @@ class _Importer:
                 }
                 for row in new
             ]
-            ids = (
-                self.s.execute(
-                    sa.insert(Person).returning(col(Person.id), sort_by_parameter_order=True),
-                    values,
-                )
-                .scalars()
-                .all()
+            # RETURNING the identity with the id: asking for parameter order instead makes
+            # SQLAlchemy fall back to one INSERT per row on SQLite.
+            table = _table(Person)
+            statement = table.insert().returning(
+                table.c.id, table.c.id_type, table.c.id_country, table.c.id_number
             )
-            for row, person_id in zip(new, ids, strict=True):
-                self.persons[row.identity_key].id = person_id
+            for inserted in self.s.connection().execute(statement, values):
+                key = (inserted.id_type, inserted.id_country, inserted.id_number)
+                self.persons[key].id = inserted.id
             self.report.persons_created += len(new)
         for row, state in updates:
             changed = [
@@ -481,7 +491,8 @@ class _Importer:
             )
             self.report.persons_updated += 1
 
-    def _stored_results(self, rows: Sequence[RosterRow]) -> dict[tuple[int, int], ReviewResult]:
+    def _stored_results(self, rows: Sequence[RosterRow]) -> dict[tuple[int, int], tuple[int, int]]:
+        """(session id, person id) -> (members attending, votes for) of results already stored."""
         pairs: set[tuple[int, int]] = set()
         for row in rows:
             session, person = self.sessions[row.session], self.persons[row.identity_key]
@@ -492,13 +503,19 @@ class _Importer:
                 and person.first_row is None
             ):
                 pairs.add((session.id, person.id))
-        found: dict[tuple[int, int], ReviewResult] = {}
-        columns = (col(ReviewResult.session_id), col(ReviewResult.person_id))
-        for batch in _chunks(sorted(pairs), 500):
-            for result in self.s.exec(
-                select(ReviewResult).where(sa.tuple_(*columns).in_(batch))
-            ).all():
-                found[(result.session_id, result.person_id)] = result
+        table = _table(ReviewResult)
+        query = sa.select(
+            table.c.session_id, table.c.person_id, table.c.members_attending, table.c.votes_for
+        )
+        found: dict[tuple[int, int], tuple[int, int]] = {}
+        for batch in _chunks(sorted({person_id for _, person_id in pairs}), 500):
+            for result in self.s.connection().execute(query.where(table.c.person_id.in_(batch))):
+                if (result.session_id, result.person_id) not in pairs:
+                    continue
+                found[(result.session_id, result.person_id)] = (
+                    result.members_attending,
+                    result.votes_for,
+                )
         return found
 
     def _finish(self) -> None:
@@ -529,6 +546,12 @@ class _Importer:
                 "results_unchanged": report.results_unchanged,
             },
         )
+
+
+def _table(model: type[SQLModel]) -> sa.Table:
+    table = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, sa.Table)
+    return table
 
 
 def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:

@@ -81,7 +81,7 @@ class Person(SQLModel, table=True):
     name: str = Field(max_length=64)
     id_type: IdType = Field(sa_column=enum_column(IdType, nullable=False))
     id_country: str = Field(max_length=3)
-    id_number: str = Field(max_length=32)
+    id_number: str = Field(max_length=32, index=True)
     gender: Gender = Field(sa_column=enum_column(Gender, nullable=False))
     birth_date: date
     work_unit: str = Field(max_length=128)

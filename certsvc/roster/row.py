@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from typing import TypeVar
 
 from certsvc.errors import FieldError
@@ -84,10 +85,7 @@ class RosterRow:
     members_attending: int
     votes_for: int
     passed: bool
-
-    @property
-    def identity_key(self) -> tuple[IdType, str, str]:
-        return (self.identity.id_type, self.identity.country, self.identity.number)
+    identity_key: tuple[IdType, str, str]  # (type, issuing country, number): who this is
 
 
 def passes_vote(votes_for: int, members_attending: int) -> bool:
@@ -122,7 +120,7 @@ def parse_row(raw: RawRow, *, today: date) -> RosterRow | list[RowError]:
     c = _Collector(raw)
     if raw.extra_cells:
         c.fail("row", f"has {raw.extra_cells} non-empty cell(s) to the right of the last header")
-    name = c.take("name", lambda v: normalize_name(_raw(v)))
+    name = c.take("name", lambda v: _cached_name(_raw(v)))
     id_type = c.take("id_type", lambda v: parse_id_type(_text(v)))
     country = _text(raw.cells.get("id_country"), required=False)
     gender = c.take("gender", lambda v: parse_gender(_text(v)))
@@ -231,6 +229,7 @@ def parse_row(raw: RawRow, *, today: date) -> RosterRow | list[RowError]:
         attending,
         votes_for,
         passed,
+        (identity.id_type, identity.country, identity.number),
     )
 
 
@@ -245,14 +244,42 @@ def _text(value: CellValue, *, required: bool = True, max_len: int = 200) -> str
         return ""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    text = unicodedata.normalize("NFC", str(value)).strip()
-    text = re.sub(r"\s+", " ", text)
-    for ch in text:
-        if unicodedata.category(ch) in ("Cc", "Cf", "Co"):
-            raise FieldError(f"contains U+{ord(ch):04X}, a control or private-use character")
+    text, problem = _clean_text(str(value))
+    if problem:
+        raise FieldError(problem)
     if len(text) > max_len:
         raise FieldError(f"is {len(text)} characters long; at most {max_len} allowed")
     return text
+
+
+_WHITESPACE_TO_FOLD = re.compile(r"\s{2,}|[^\S ]")
+_ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@lru_cache(maxsize=65536)
+def _clean_text(raw: str) -> tuple[str, str]:
+    """NFC, trimmed, inner whitespace folded; and a reason if a character is not allowed.
+
+    Cached: most roster cells (committee, series, work unit, dates) repeat row after row.
+    """
+    text = raw.strip()
+    if not text.isascii():
+        text = unicodedata.normalize("NFC", text)
+    if _WHITESPACE_TO_FOLD.search(text):
+        text = re.sub(r"\s+", " ", text)
+    if text.isascii():
+        bad = _ASCII_CONTROL.search(text)
+        if bad:
+            return text, f"contains U+{ord(bad.group()):04X}, a control character"
+        return text, ""
+    for ch in text:
+        if unicodedata.category(ch) in ("Cc", "Cf", "Co"):
+            return text, f"contains U+{ord(ch):04X}, a control or private-use character"
+    return text, ""
+
+
+# Names repeat across a large roster (王伟, 李静 …): validate each spelling once.
+_cached_name = lru_cache(maxsize=65536)(normalize_name)
 
 
 def _raw(value: CellValue) -> str:
@@ -285,20 +312,27 @@ def _date(value: CellValue, *, today: date) -> date:
     elif isinstance(value, date):
         parsed = value
     else:
-        text = _text(value)
-        for fmt in _DATE_FORMATS:
-            try:
-                parsed = datetime.strptime(text, fmt).date()
-                break
-            except ValueError:
-                continue
-        else:
-            raise FieldError(f"{text!r} is not a date; write it as YYYY-MM-DD")
+        parsed = _parse_date_text(_text(value))
     if parsed > today:
         raise FieldError(f"{parsed.isoformat()} is in the future")
     if parsed.year < 1900:
         raise FieldError(f"{parsed.isoformat()} is before 1900")
     return parsed
+
+
+@lru_cache(maxsize=65536)
+def _parse_date_text(text: str) -> date:
+    if len(text) == 10 and text[4] == "-" and text[7] == "-":
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            pass
+    for fmt in _DATE_FORMATS:
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    raise FieldError(f"{text!r} is not a date; write it as YYYY-MM-DD")
 
 
 def _count(value: CellValue, *, minimum: int) -> int:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 02:36:23.212636
+Create Date: 2026-11-22 02:48:03.801828
 """
 
 from __future__ import annotations
@@ -86,6 +86,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_person")),
         sa.UniqueConstraint("id_type", "id_country", "id_number", name="uq_person_identity"),
     )
+    with op.batch_alter_table("person", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_person_id_number"), ["id_number"], unique=False)
+
     op.create_table(
         "roster_import",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -323,6 +326,9 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_roster_import_agency_id"))
 
     op.drop_table("roster_import")
+    with op.batch_alter_table("person", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_person_id_number"))
+
     op.drop_table("person")
     with op.batch_alter_table("audit_event", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_event_subject")
