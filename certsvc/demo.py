@@ -3,17 +3,25 @@
 Today it initialises the database, imports a generated roster, runs publicity for every
 session over the 2025 National Day holiday (opened on Friday 26 September, so the five working
 days run to 9 October), lodges three objections — one upheld, one dismissed, one left open —
-and closes publicity. Every step is skipped when already done, so the demo can be run again.
+and closes publicity; then it makes the bureau root and the agency's document signer on this
+machine and publishes the signed trust list and CRL. Every step is skipped when already done,
+so the demo can be run again.
 """
 
 from __future__ import annotations
 
+import os
+import secrets
 from datetime import date
+from pathlib import Path
 
 from sqlmodel import col, select
 
 from certsvc.bootstrap import initialise
 from certsvc.cli.context import CliContext
+from certsvc.keys import service as keys
+from certsvc.keys.files import Passphrase
+from certsvc.keys.models import RootCertificate, SigningKey
 from certsvc.publicity.models import Objection, ObjectionChannel, PublicityStatus
 from certsvc.publicity.service import (
     close_publicity,
@@ -107,9 +115,59 @@ def run_demo(ctx: CliContext, *, rows: int, seed: int) -> None:
         f"[bold]6. close[/] publicity closed: {cleared_total} results cleared for "
         f"issuance, {held_total} held by an open objection, {withdrawn_total} withdrawn"
     )
+    _demo_keys(ctx)
     out.print(
-        "next: `certsvc session list`, `certsvc publicity status 1`, `certsvc objection list`"
+        "next: `certsvc session list`, `certsvc publicity status 1`, `certsvc objection list`, "
+        "`certsvc keys list`"
     )
+
+
+def _demo_keys(ctx: CliContext) -> None:
+    """A root and a signer made on this machine, with generated passphrases kept (0600) in the
+    demo folder: fine for a demo; a bureau keeps its root offline and its passphrases apart."""
+    folder = ctx.settings.data_dir / "demo"
+    root_pass = _demo_passphrase(folder / "root.pass")
+    signer_pass = _demo_passphrase(folder / "signer.pass")
+    now = ctx.now()
+    with ctx.db.session() as session:
+        if session.exec(select(RootCertificate)).first() is None:
+            keys.create_root(
+                session,
+                ctx.keystore,
+                organization=ctx.settings.agency_name,
+                passphrase=root_pass,
+                actor=ctx.actor,
+                now=now,
+            )
+    with ctx.db.session() as session:
+        root = keys.load_root(session, ctx.keystore, root_pass)
+        if session.exec(select(SigningKey)).first() is None:
+            keys.issue_signer(
+                session,
+                ctx.keystore,
+                root,
+                agency_code=ctx.settings.agency_code,
+                actor=ctx.actor,
+                now=now,
+                passphrase=signer_pass,
+            )
+        signer = keys.signer_for(session, ctx.settings.agency_code, now)
+        keys.publish_crl(session, root, actor=ctx.actor, now=now)
+        trust = keys.publish_trust_list(session, root, actor=ctx.actor, now=now)
+    ctx.console.print(
+        f"[bold]7. keys[/] root {root.row.fingerprint[:16]}… in {ctx.keystore.key_dir}, "
+        f"signer {signer.key_id} for {ctx.settings.agency_code}; trust list "
+        f"{trust.number} published (passphrases for this demo: {folder}/*.pass)"
+    )
+
+
+def _demo_passphrase(path: Path) -> Passphrase:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(secrets.token_urlsafe(24) + "\n")
+    return Passphrase.from_sources(file=path)
 
 
 def _demo_objections(ctx: CliContext, session_id: int, today: date) -> None:

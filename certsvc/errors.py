@@ -54,3 +54,10 @@ class CalendarError(CertsvcError):
     """The working-day calendar cannot answer, e.g. a year nobody has published yet."""
 
     exit_code = 5
+
+
+class KeyStoreError(CertsvcError):
+    """A key or certificate cannot be used: missing, unreadable, wrong passphrase or PIN,
+    unsafe file permissions, expired, retired or revoked. Never carries secret material."""
+
+    exit_code = 6

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 VENV=.venv
 # Debian packages certsvc uses at run time or in its tests; later features add to this list.
-SYSTEM_PACKAGES=()
+SYSTEM_PACKAGES=(softhsm2)
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 

@@ -24,6 +24,7 @@ def run(tmp_path: Path, database_url: str) -> Run:
     env = {
         "CERTSVC_DATA_DIR": str(tmp_path / "data"),
         "CERTSVC_DATABASE_URL": database_url,
+        "CERTSVC_KEY_DIR": str(tmp_path / "keys"),
         "CERTSVC_ACTOR": "alice",
     }
 
@@ -144,6 +145,7 @@ def test_demo_builds_the_example_and_can_run_again(
         "4. publicity",
         "5. objections",
         "6. close",
+        "7. keys",
     ):
         assert step in first
     assert "2025-09-26 to 2025-10-09" in first

@@ -29,6 +29,12 @@ class Action(StrEnum):
     OBJECTION_LODGE = "objection:lodge"
     OBJECTION_RESOLVE = "objection:resolve"
     RESULT_WITHDRAW = "result:withdraw"
+    KEY_ROOT_CREATE = "key:root-create"
+    KEY_SIGNER_ISSUE = "key:signer-issue"
+    KEY_SIGNER_RETIRE = "key:signer-retire"
+    KEY_SIGNER_REVOKE = "key:signer-revoke"
+    KEY_CRL_PUBLISH = "key:crl-publish"
+    KEY_TRUST_LIST_PUBLISH = "key:trust-list-publish"
 
 
 def record(

@@ -7,7 +7,7 @@ from typing import IO, Any
 import click
 
 from certsvc import __version__
-from certsvc.cli import agency, publicity, roster, system
+from certsvc.cli import agency, keys, publicity, roster, system
 from certsvc.cli.context import CliContext
 from certsvc.config import Settings
 from certsvc.errors import CertsvcError
@@ -55,7 +55,7 @@ def cli(ctx: click.Context, actor: str | None) -> None:
     ctx.obj = CliContext(settings=settings, actor_override=actor)
 
 
-for module in (system, roster, publicity, agency):
+for module in (system, roster, publicity, agency, keys):
     module.register(cli)
 
 

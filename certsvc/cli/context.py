@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import getpass
+import os
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
@@ -12,15 +13,24 @@ from rich.console import Console
 
 from certsvc.config import Settings
 from certsvc.db.database import Database
+from certsvc.keys.pkcs11 import Pkcs11Config
+from certsvc.keys.service import KeyStore
 from certsvc.publicity.calendar import WorkingDayCalendar
+
+PIPED_WIDTH = 200  # when output goes to a file or another program, do not wrap tables at 80
+
+
+def _console(*, stderr: bool) -> Console:
+    console = Console(stderr=stderr)
+    return console if console.is_terminal else Console(stderr=stderr, width=PIPED_WIDTH)
 
 
 @dataclass
 class CliContext:
     settings: Settings
     actor_override: str | None = None
-    console: Console = field(default_factory=Console)
-    err: Console = field(default_factory=lambda: Console(stderr=True))
+    console: Console = field(default_factory=lambda: _console(stderr=False))
+    err: Console = field(default_factory=lambda: _console(stderr=True))
 
     @cached_property
     def db(self) -> Database:
@@ -30,6 +40,20 @@ class CliContext:
         """The database, refusing to go on if ``certsvc init`` has not been run."""
         self.db.require_migrated()
         return self.db
+
+    @cached_property
+    def keystore(self) -> KeyStore:
+        environ = dict(os.environ)
+        pkcs11 = None
+        if environ.get("CERTSVC_PKCS11_MODULE"):
+
+            def pkcs11() -> Pkcs11Config:
+                return Pkcs11Config.from_env(environ)
+
+        return KeyStore(self.settings.key_dir, self.settings.public_base_url, pkcs11)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
 
     @cached_property
     def calendar(self) -> WorkingDayCalendar:

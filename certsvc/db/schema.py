@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import certsvc.agencies.models
 import certsvc.audit.models
+import certsvc.keys.models
 import certsvc.publicity.models
 import certsvc.roster.models  # noqa: F401
 from certsvc.db.base import SQLModel

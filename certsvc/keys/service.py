@@ -1,0 +1,590 @@
+"""Key management: create the root, issue and rotate signers, retire, revoke, publish.
+
+Every function takes the open database session of its transaction and writes its audit event
+there; key files are created before the rows that name them and removed again if the
+transaction fails, so a failure leaves neither a row without a key nor a key without a row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
+from sqlmodel import Session, col, select
+
+from certsvc.agencies.models import Agency
+from certsvc.agencies.service import get_agency
+from certsvc.audit.events import Action, record
+from certsvc.errors import KeyStoreError, NotFoundError, StateError
+from certsvc.keys import certificates as certs
+from certsvc.keys.files import (
+    FilePrivateKey,
+    Passphrase,
+    SigningPrivateKey,
+    generate_private_key,
+    read_private_key,
+    write_private_key,
+)
+from certsvc.keys.handles import KeyAlgorithm, PrivateKeyHandle
+from certsvc.keys.models import (
+    KeyBackend,
+    PublicationKind,
+    RevocationReason,
+    RootCertificate,
+    SignerStatus,
+    SigningKey,
+    TrustPublication,
+)
+from certsvc.keys.pkcs11 import Pkcs11Config, Pkcs11KeyRef, delete_key, generate_key, open_key
+from certsvc.keys.trust_list import FORMAT_VERSION, sign_trust_list
+
+ROOT_KEY_FILE = "root/root.key.pem"
+ROOT_CERT_FILE = "root/root.cert.pem"
+CRL_PATH = "/.well-known/certsvc/crl.der"
+_REASON_FLAGS = {
+    RevocationReason.KEY_COMPROMISE: x509.ReasonFlags.key_compromise,
+    RevocationReason.AFFILIATION_CHANGED: x509.ReasonFlags.affiliation_changed,
+    RevocationReason.SUPERSEDED: x509.ReasonFlags.superseded,
+    RevocationReason.CESSATION_OF_OPERATION: x509.ReasonFlags.cessation_of_operation,
+    RevocationReason.UNSPECIFIED: x509.ReasonFlags.unspecified,
+}
+
+
+@dataclass(frozen=True)
+class KeyStore:
+    """Where private keys live: the key folder, and the HSM when one is configured."""
+
+    key_dir: Path
+    public_base_url: str
+    pkcs11: Callable[[], Pkcs11Config] | None = None
+
+    def path(self, relative: str) -> Path:
+        return self.key_dir / relative
+
+    @property
+    def crl_url(self) -> str:
+        return self.public_base_url.rstrip("/") + CRL_PATH
+
+    def pkcs11_config(self) -> Pkcs11Config:
+        if self.pkcs11 is None:
+            raise KeyStoreError(
+                "no PKCS#11 token is configured (set CERTSVC_PKCS11_MODULE, "
+                "CERTSVC_PKCS11_TOKEN and CERTSVC_PKCS11_PIN)"
+            )
+        return self.pkcs11()
+
+
+# -- the root ------------------------------------------------------------------------------
+
+
+def create_root(
+    session: Session,
+    store: KeyStore,
+    *,
+    organization: str,
+    passphrase: Passphrase,
+    actor: str,
+    now: datetime,
+    algorithm: KeyAlgorithm = KeyAlgorithm.ECDSA_P384,
+    days: int = 20 * 365,
+) -> RootCertificate:
+    existing = session.exec(select(RootCertificate)).first()
+    if existing is not None:
+        raise StateError(f"a root already exists (fingerprint {existing.fingerprint})")
+    key = generate_private_key(algorithm)
+    certificate = certs.build_root_certificate(key, organization=organization, now=now, days=days)
+    with _new_file(store.path(ROOT_KEY_FILE), key, passphrase):
+        _write_public(store.path(ROOT_CERT_FILE), certs.to_pem(certificate))
+        root = RootCertificate(
+            fingerprint=certs.fingerprint(certificate),
+            subject=certificate.subject.rfc4514_string()[:255],
+            certificate_pem=certs.to_pem(certificate),
+            key_file=ROOT_KEY_FILE,
+            not_before=certificate.not_valid_before_utc,
+            not_after=certificate.not_valid_after_utc,
+            created_by=actor,
+        )
+        session.add(root)
+        session.flush()
+        record(
+            session,
+            Action.KEY_ROOT_CREATE,
+            actor=actor,
+            subject_type="root_certificate",
+            subject_id=root.id,
+            details={
+                "fingerprint": root.fingerprint,
+                "algorithm": algorithm.value,
+                "not_after": root.not_after.isoformat(),
+            },
+        )
+    return root
+
+
+@dataclass(frozen=True)
+class LoadedRoot:
+    row: RootCertificate
+    certificate: x509.Certificate
+    key: FilePrivateKey
+
+
+def current_root(session: Session) -> RootCertificate:
+    root = session.exec(select(RootCertificate).order_by(col(RootCertificate.id).desc())).first()
+    if root is None:
+        raise NotFoundError("there is no root yet; run `certsvc keys init-root` first")
+    return root
+
+
+def load_root(session: Session, store: KeyStore, passphrase: Passphrase) -> LoadedRoot:
+    row = current_root(session)
+    certificate = certs.load_pem(row.certificate_pem)
+    key = FilePrivateKey(read_private_key(store.path(row.key_file), passphrase))
+    if _spki(key.public_key) != _spki(certificate.public_key()):
+        raise KeyStoreError(
+            f"the key in {store.path(row.key_file)} does not belong to the root "
+            f"certificate {row.fingerprint}"
+        )
+    return LoadedRoot(row, certificate, key)
+
+
+# -- signers -------------------------------------------------------------------------------
+
+
+def issue_signer(
+    session: Session,
+    store: KeyStore,
+    root: LoadedRoot,
+    *,
+    agency_code: str,
+    actor: str,
+    now: datetime,
+    backend: KeyBackend = KeyBackend.FILE,
+    passphrase: Passphrase | None = None,
+    algorithm: KeyAlgorithm = KeyAlgorithm.ECDSA_P256,
+    days: int = 3 * 365,
+    active_from: datetime | None = None,
+) -> SigningKey:
+    """A new document signer for the agency. If the agency has a signer already, the new one
+    takes over at ``active_from`` (default now) and the old ones stop signing then."""
+    agency = get_agency(session, agency_code)
+    start = active_from or now
+    not_after = now + timedelta(days=days)
+    if not now - timedelta(days=1) <= start < not_after:
+        raise StateError(
+            f"active-from {start:%Y-%m-%d} must lie within the new certificate's "
+            f"validity ({now:%Y-%m-%d} to {not_after:%Y-%m-%d})"
+        )
+    if root.certificate.not_valid_after_utc < not_after:
+        raise StateError(
+            "the signer would outlive the root "
+            f"({root.certificate.not_valid_after_utc:%Y-%m-%d}); issue it for fewer "
+            "days or roll the root over first"
+        )
+    with _new_key(store, backend, algorithm, passphrase, agency) as (public_key, key_ref):
+        key_id = certs.key_id_for(public_key)
+        if session.exec(select(SigningKey).where(SigningKey.key_id == key_id)).first():
+            raise StateError(f"a signer with key id {key_id} exists already")
+        certificate = certs.build_signer_certificate(
+            public_key,
+            certs.SignerProfile(
+                agency.name, agency.code, key_id, now - certs.CLOCK_SKEW, not_after, store.crl_url
+            ),
+            root_certificate=root.certificate,
+            root_key=root.key.private_key,
+        )
+        superseded = _schedule_retirement(session, agency, start, actor)
+        assert root.row.id is not None and agency.id is not None
+        signer = SigningKey(
+            key_id=key_id,
+            agency_id=agency.id,
+            root_id=root.row.id,
+            algorithm=algorithm,
+            backend=backend,
+            key_ref=key_ref(key_id),
+            certificate_pem=certs.to_pem(certificate),
+            serial_number=format(certificate.serial_number, "x"),
+            not_before=certificate.not_valid_before_utc,
+            not_after=certificate.not_valid_after_utc,
+            active_from=start,
+            status=SignerStatus.ACTIVE,
+            created_by=actor,
+        )
+        session.add(signer)
+        session.flush()
+        record(
+            session,
+            Action.KEY_SIGNER_ISSUE,
+            actor=actor,
+            subject_type="signing_key",
+            subject_id=key_id,
+            details={
+                "agency": agency.code,
+                "algorithm": algorithm.value,
+                "backend": backend.value,
+                "active_from": start.isoformat(),
+                "not_after": signer.not_after.isoformat(),
+                "supersedes": superseded,
+            },
+        )
+    return signer
+
+
+def _schedule_retirement(
+    session: Session, agency: Agency, start: datetime, actor: str
+) -> list[str]:
+    superseded = []
+    for old in session.exec(
+        select(SigningKey).where(
+            SigningKey.agency_id == agency.id, SigningKey.status == SignerStatus.ACTIVE
+        )
+    ):
+        if old.retire_at is None or old.retire_at > start:
+            old.retire_at = max(start, old.active_from)
+            session.add(old)
+            superseded.append(old.key_id)
+            record(
+                session,
+                Action.KEY_SIGNER_RETIRE,
+                actor=actor,
+                subject_type="signing_key",
+                subject_id=old.key_id,
+                details={"retire_at": old.retire_at.isoformat(), "cause": "rotation"},
+            )
+    return superseded
+
+
+def retire_signer(session: Session, *, key_id: str, actor: str, now: datetime) -> SigningKey:
+    signer = get_signer(session, key_id)
+    if signer.status is not SignerStatus.ACTIVE:
+        raise StateError(f"signer {key_id} is already {signer.status.value}")
+    signer.status = SignerStatus.RETIRED
+    signer.retire_at = now if signer.retire_at is None else min(signer.retire_at, now)
+    session.add(signer)
+    record(
+        session,
+        Action.KEY_SIGNER_RETIRE,
+        actor=actor,
+        subject_type="signing_key",
+        subject_id=key_id,
+        details={"retire_at": signer.retire_at.isoformat(), "cause": "retired by staff"},
+    )
+    return signer
+
+
+def revoke_signer(
+    session: Session,
+    store: KeyStore,
+    root: LoadedRoot,
+    *,
+    key_id: str,
+    reason: RevocationReason,
+    revoked_at: datetime,
+    actor: str,
+    now: datetime,
+) -> tuple[SigningKey, TrustPublication]:
+    """Revoke a signer from ``revoked_at`` (it may lie in the past: the compromise date) and
+    publish a new CRL in the same transaction."""
+    signer = get_signer(session, key_id)
+    if signer.status is SignerStatus.REVOKED:
+        raise StateError(f"signer {key_id} was already revoked on {signer.revoked_at:%Y-%m-%d}")
+    if revoked_at > now:
+        raise StateError("a revocation cannot take effect in the future")
+    signer.status = SignerStatus.REVOKED
+    signer.revoked_at = revoked_at
+    signer.revocation_reason = reason
+    session.add(signer)
+    record(
+        session,
+        Action.KEY_SIGNER_REVOKE,
+        actor=actor,
+        subject_type="signing_key",
+        subject_id=key_id,
+        details={"reason": reason.value, "revoked_at": revoked_at.isoformat()},
+    )
+    session.flush()
+    return signer, publish_crl(session, root, actor=actor, now=now)
+
+
+def get_signer(session: Session, key_id: str) -> SigningKey:
+    signer = session.exec(select(SigningKey).where(SigningKey.key_id == key_id)).first()
+    if signer is None:
+        raise NotFoundError(f"no signer with key id {key_id}; see `certsvc keys list`")
+    return signer
+
+
+def signing_refusal(signer: SigningKey, at: datetime) -> str | None:
+    """Why ``signer`` may not sign at ``at``, or ``None`` if it may."""
+    if signer.status is SignerStatus.REVOKED:
+        return (
+            f"signer {signer.key_id} was revoked on {signer.revoked_at:%Y-%m-%d} "
+            f"({signer.revocation_reason.value if signer.revocation_reason else ''})"
+        )
+    if signer.status is SignerStatus.RETIRED or (signer.retire_at and at >= signer.retire_at):
+        return f"signer {signer.key_id} was retired on {signer.retire_at:%Y-%m-%d}"
+    if at >= signer.not_after:
+        return f"signer {signer.key_id} expired on {signer.not_after:%Y-%m-%d}"
+    if at < signer.active_from or at < signer.not_before:
+        return f"signer {signer.key_id} only signs from {signer.active_from:%Y-%m-%d %H:%M}"
+    return None
+
+
+def signer_for(session: Session, agency_code: str, at: datetime) -> SigningKey:
+    """The agency's signer at ``at``: the usable one that took over last."""
+    agency = get_agency(session, agency_code)
+    candidates = session.exec(
+        select(SigningKey)
+        .where(SigningKey.agency_id == agency.id)
+        .order_by(col(SigningKey.active_from).desc())
+    ).all()
+    reasons = []
+    for signer in candidates:
+        refusal = signing_refusal(signer, at)
+        if refusal is None:
+            return signer
+        reasons.append(refusal)
+    detail = "; ".join(reasons) if reasons else "it has none"
+    raise KeyStoreError(
+        f"agency {agency.code} has no signer that may sign now: {detail}. "
+        "Issue one with `certsvc keys issue-signer`"
+    )
+
+
+def open_signer(
+    store: KeyStore, signer: SigningKey, *, at: datetime, passphrase: Passphrase | None = None
+) -> PrivateKeyHandle:
+    """The private key of ``signer``, if it may sign at ``at``."""
+    refusal = signing_refusal(signer, at)
+    if refusal is not None:
+        raise KeyStoreError(refusal)
+    handle: PrivateKeyHandle
+    if signer.backend is KeyBackend.FILE:
+        if passphrase is None:
+            raise KeyStoreError(f"signer {signer.key_id} needs its key passphrase")
+        handle = FilePrivateKey(read_private_key(store.path(signer.key_ref), passphrase))
+    else:
+        handle = open_key(store.pkcs11_config(), Pkcs11KeyRef.parse(signer.key_ref))
+    if _spki(handle.public_key) != _spki(certs.load_pem(signer.certificate_pem).public_key()):
+        raise KeyStoreError(f"the key for signer {signer.key_id} does not match its certificate")
+    return handle
+
+
+# -- publication ---------------------------------------------------------------------------
+
+
+def publish_crl(
+    session: Session, root: LoadedRoot, *, actor: str, now: datetime, next_update_days: int = 30
+) -> TrustPublication:
+    revoked = session.exec(
+        select(SigningKey).where(
+            SigningKey.root_id == root.row.id, SigningKey.status == SignerStatus.REVOKED
+        )
+    ).all()
+    entries = [
+        certs.RevokedEntry(
+            int(s.serial_number, 16),
+            s.revoked_at or now,
+            _REASON_FLAGS[s.revocation_reason or RevocationReason.UNSPECIFIED],
+        )
+        for s in revoked
+    ]
+    number = _next_number(session, PublicationKind.CRL)
+    next_update = now + timedelta(days=next_update_days)
+    crl = certs.build_crl(
+        entries,
+        number=number,
+        root_certificate=root.certificate,
+        root_key=root.key.private_key,
+        now=now,
+        next_update=next_update,
+    )
+    content = crl.public_bytes(serialization.Encoding.DER)
+    return _publish(
+        session,
+        root,
+        PublicationKind.CRL,
+        number,
+        now,
+        next_update,
+        content,
+        actor,
+        Action.KEY_CRL_PUBLISH,
+        {"revoked": [s.key_id for s in revoked]},
+    )
+
+
+def publish_trust_list(
+    session: Session, root: LoadedRoot, *, actor: str, now: datetime, next_update_days: int = 30
+) -> TrustPublication:
+    agencies = {a.id: a for a in session.exec(select(Agency))}
+    signers = session.exec(
+        select(SigningKey).where(SigningKey.root_id == root.row.id).order_by(col(SigningKey.id))
+    ).all()
+    number = _next_number(session, PublicationKind.TRUST_LIST)
+    next_update = now + timedelta(days=next_update_days)
+    payload = {
+        "type": "certsvc-trust-list",
+        "version": FORMAT_VERSION,
+        "sequence": number,
+        "issued_at": now.isoformat(),
+        "next_update": next_update.isoformat(),
+        "root": {
+            "fingerprint_sha256": root.row.fingerprint,
+            "subject": root.row.subject,
+            "not_before": root.row.not_before.isoformat(),
+            "not_after": root.row.not_after.isoformat(),
+            "certificate": root.row.certificate_pem,
+        },
+        "signers": [
+            {
+                "key_id": s.key_id,
+                "agency_code": agencies[s.agency_id].code,
+                "agency_name": agencies[s.agency_id].name,
+                "algorithm": s.algorithm.value,
+                "status": s.status.value,
+                "serial_number": s.serial_number,
+                "not_before": s.not_before.isoformat(),
+                "not_after": s.not_after.isoformat(),
+                "active_from": s.active_from.isoformat(),
+                "retire_at": s.retire_at.isoformat() if s.retire_at else None,
+                "revoked_at": s.revoked_at.isoformat() if s.revoked_at else None,
+                "revocation_reason": s.revocation_reason.value if s.revocation_reason else None,
+                "certificate": s.certificate_pem,
+            }
+            for s in signers
+        ],
+    }
+    content = sign_trust_list(
+        payload, root_key=root.key.private_key, root_certificate=root.certificate
+    )
+    return _publish(
+        session,
+        root,
+        PublicationKind.TRUST_LIST,
+        number,
+        now,
+        next_update,
+        content,
+        actor,
+        Action.KEY_TRUST_LIST_PUBLISH,
+        {"signers": [s.key_id for s in signers]},
+    )
+
+
+def latest_publication(session: Session, kind: PublicationKind) -> TrustPublication | None:
+    return session.exec(
+        select(TrustPublication)
+        .where(TrustPublication.kind == kind)
+        .order_by(col(TrustPublication.number).desc())
+    ).first()
+
+
+def trust_bundle_pem(session: Session) -> str:
+    """The root and every signer certificate, PEM, root first."""
+    root = current_root(session)
+    signers = session.exec(
+        select(SigningKey).where(SigningKey.root_id == root.id).order_by(col(SigningKey.id))
+    ).all()
+    return root.certificate_pem + "".join(s.certificate_pem for s in signers)
+
+
+def _publish(
+    session: Session,
+    root: LoadedRoot,
+    kind: PublicationKind,
+    number: int,
+    now: datetime,
+    next_update: datetime,
+    content: bytes,
+    actor: str,
+    action: Action,
+    details: dict[str, object],
+) -> TrustPublication:
+    assert root.row.id is not None
+    publication = TrustPublication(
+        kind=kind,
+        number=number,
+        issued_at=now,
+        next_update=next_update,
+        content=content,
+        sha256=hashlib.sha256(content).hexdigest(),
+        root_id=root.row.id,
+        created_by=actor,
+    )
+    session.add(publication)
+    session.flush()
+    record(
+        session,
+        action,
+        actor=actor,
+        subject_type="trust_publication",
+        subject_id=publication.id,
+        details={"number": number, **details, "sha256": publication.sha256},
+    )
+    return publication
+
+
+def _next_number(session: Session, kind: PublicationKind) -> int:
+    latest = latest_publication(session, kind)
+    return 1 if latest is None else latest.number + 1
+
+
+# -- key material helpers ------------------------------------------------------------------
+
+
+def _spki(public_key: CertificatePublicKeyTypes) -> bytes:
+    return public_key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def _write_public(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.write_text(text, encoding="ascii")
+    os.chmod(path, 0o644)
+
+
+@contextmanager
+def _new_file(path: Path, key: SigningPrivateKey, passphrase: Passphrase) -> Iterator[None]:
+    """Write a key file; delete it again if the block that records it fails."""
+    write_private_key(path, key, passphrase)
+    try:
+        yield
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def _new_key(
+    store: KeyStore,
+    backend: KeyBackend,
+    algorithm: KeyAlgorithm,
+    passphrase: Passphrase | None,
+    agency: Agency,
+) -> Iterator[tuple[CertificatePublicKeyTypes, Callable[[str], str]]]:
+    """Generate a signer key (file or HSM); remove it again if the block fails."""
+    if backend is KeyBackend.FILE:
+        if passphrase is None:
+            raise KeyStoreError("a file-backed signer needs a passphrase to encrypt its key")
+        key = generate_private_key(algorithm)
+        public = key.public_key()
+        name = f"signers/{certs.key_id_for(public)}.key.pem"
+        with _new_file(store.path(name), key, passphrase):
+            yield public, lambda _key_id: name
+        return
+    config = store.pkcs11_config()
+    label = f"certsvc {agency.code} {datetime.now():%Y%m%d%H%M%S%f}"
+    ref, public_key = generate_key(config, algorithm, label)
+    try:
+        yield public_key, lambda _key_id: ref.uri()
+    except BaseException:
+        delete_key(config, ref)
+        raise
