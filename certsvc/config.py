@@ -13,10 +13,12 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from certsvc.errors import ConfigError
 
 ENV_PREFIX = "CERTSVC_"
+MIN_PUBLICITY_WORKING_DAYS = 5
 
 
 def _secret() -> Any:
@@ -59,11 +61,17 @@ class Settings:
         return settings
 
     def _check(self) -> None:
-        if self.publicity_working_days < 1:
+        if self.publicity_working_days < MIN_PUBLICITY_WORKING_DAYS:
             raise ConfigError(
-                "CERTSVC_PUBLICITY_WORKING_DAYS must be at least 1, "
-                f"not {self.publicity_working_days}"
+                f"CERTSVC_PUBLICITY_WORKING_DAYS must be at least {MIN_PUBLICITY_WORKING_DAYS} "
+                f"(the minimum publicity), not {self.publicity_working_days}"
             )
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(
+                f"CERTSVC_TIMEZONE={self.timezone!r} is not an IANA time zone such as Asia/Shanghai"
+            ) from None
         parts = urlsplit(self.public_base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigError(

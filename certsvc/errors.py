@@ -27,6 +27,8 @@ class FieldError(CertsvcError):
     adds those when it reports the error.
     """
 
+    exit_code = 2
+
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason

@@ -90,9 +90,16 @@ def test_publicity_and_objections_from_the_command_line(
     assert "imported 4 rows" in run("import", str(path)).output
     assert "already stored; nothing changed" in run("import", str(path)).output
 
-    opened = run("publicity", "open", "1", "--start", "2025-09-26").output
+    opened = run(
+        "publicity", "open", "1", "--start", "2025-09-26", "--backdate-reason", "补录"
+    ).output
     assert "2025-09-26 to 2025-10-09" in opened
-    assert "already opened" in run("publicity", "open", "1", "--start", "2025-09-26", code=4).output
+    assert (
+        "already opened"
+        in run(
+            "publicity", "open", "1", "--start", "2025-09-26", "--backdate-reason", "补录", code=4
+        ).output
+    )
     run("objection", "add", "1", "--summary", "举报论文抄袭", "--received", "2025-09-29")
     run("objection", "add", "2", "--summary", "反映年限不足", "--received", "2025-09-29")
     assert (
@@ -164,3 +171,47 @@ def test_demo_builds_the_example_and_can_run_again(
 @pytest.fixture
 def db_for(database_url: str) -> Callable[[], Database]:
     return lambda: Database(database_url)
+
+
+def test_text_from_data_is_printed_literally(run: Run, tmp_path: Path) -> None:
+    """Brackets in names, committees or objections are text, not terminal markup."""
+    run("init")
+    committee = "第[/]评审[bold]委员会"
+    run("import", str(write_csv(tmp_path / "r.csv", [person_row(0, 评审委员会=committee)])))
+    assert committee in run("session", "list").output
+    run("publicity", "open", "1")
+    run("objection", "add", "1", "--summary", "举报[/b]材料不实")
+    assert "举报[/b]材料不实" in run("objection", "list").output
+    assert "too short" not in run("publicity", "status", "1").output
+
+
+def test_publicity_must_last_five_working_days(run: Run, tmp_path: Path) -> None:
+    run("init")
+    run("import", str(write_csv(tmp_path / "r.csv", [person_row(0)])))
+    assert "at least 5 working days" in run("publicity", "open", "1", "--days", "4", code=2).output
+    assert "needs a reason" in run("publicity", "open", "1", "--start", "2025-10-20", code=4).output
+    assert "2**31" not in run("publicity", "open", "99999999999999999999", code=2).output
+
+
+@pytest.mark.parametrize(
+    ("url", "phrase"),
+    [
+        ("postgresql://nobody@127.0.0.1:1/none", "cannot use the database"),
+        ("mysql://someone@localhost/certsvc", "supports sqlite:/// and postgresql://"),
+    ],
+    ids=["unreachable", "unsupported-driver"],
+)
+def test_database_problems_are_clear_errors(url: str, phrase: str, tmp_path: Path) -> None:
+    env = {"CERTSVC_DATABASE_URL": url, "CERTSVC_DATA_DIR": str(tmp_path)}
+    result = CliRunner().invoke(cli, ["session", "list"], env=env, catch_exceptions=False)
+    assert result.exit_code == 2 and phrase in result.output
+
+
+def test_unwritable_report_path_is_refused_before_importing(run: Run, tmp_path: Path) -> None:
+    run("init")
+    path = write_csv(tmp_path / "r.csv", [person_row(0)])
+    assert (
+        "cannot write the report"
+        in run("import", str(path), "--report", str(tmp_path / "missing" / "r.json"), code=2).output
+    )
+    assert "imported 1 rows" in run("import", str(path)).output

@@ -36,12 +36,20 @@ def test_environment_values_are_converted() -> None:
     ("env", "phrase"),
     [
         ({"CERTSVC_PUBLICITY_WORKING_DAYS": "five"}, "CERTSVC_PUBLICITY_WORKING_DAYS='five'"),
-        ({"CERTSVC_PUBLICITY_WORKING_DAYS": "0"}, "at least 1"),
+        ({"CERTSVC_PUBLICITY_WORKING_DAYS": "4"}, "at least 5"),
+        ({"CERTSVC_TIMEZONE": "Mars/Base"}, "IANA time zone"),
         ({"CERTSVC_SQL_ECHO": "maybe"}, "true or false"),
         ({"CERTSVC_PUBLIC_BASE_URL": "zc.example.gov.cn"}, "http(s) URL"),
         ({"CERTSVC_AGENCY_REGION_CODE": "11"}, "6-digit"),
     ],
-    ids=["not-a-number", "zero-days", "not-a-bool", "url-without-scheme", "region-code"],
+    ids=[
+        "not-a-number",
+        "four-days",
+        "unknown-time-zone",
+        "not-a-bool",
+        "url-without-scheme",
+        "region-code",
+    ],
 )
 def test_bad_values_are_refused_by_name(env: dict[str, str], phrase: str) -> None:
     with pytest.raises(ConfigError) as caught:

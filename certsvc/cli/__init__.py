@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import IO, Any
 
 import click
+from sqlalchemy import exc as sa_exc
 
 from certsvc import __version__
 from certsvc.cli import agency, keys, publicity, roster, system
 from certsvc.cli.context import CliContext
-from certsvc.config import Settings
-from certsvc.errors import CertsvcError
+from certsvc.config import Settings, mask_url_password
+from certsvc.errors import CertsvcError, ConfigError
 
 
 class CertsvcCommandError(click.ClickException):
@@ -35,6 +36,13 @@ class CertsvcGroup(click.Group):
             return super().invoke(ctx)
         except CertsvcError as exc:
             raise CertsvcCommandError(exc) from exc
+        except (sa_exc.OperationalError, sa_exc.NoSuchModuleError) as exc:
+            settings = ctx.obj.settings if isinstance(ctx.obj, CliContext) else None
+            where = mask_url_password(settings.sqlalchemy_url) if settings else "the database"
+            reason = str(exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc).splitlines()[0]
+            raise CertsvcCommandError(
+                ConfigError(f"cannot use the database {where}: {reason}")
+            ) from exc
 
 
 @click.group(cls=CertsvcGroup)

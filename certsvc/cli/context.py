@@ -13,6 +13,7 @@ from rich.console import Console
 
 from certsvc.config import Settings
 from certsvc.db.database import Database
+from certsvc.errors import ConfigError
 from certsvc.keys.pkcs11 import Pkcs11Config
 from certsvc.keys.service import KeyStore
 from certsvc.publicity.calendar import WorkingDayCalendar
@@ -21,8 +22,11 @@ PIPED_WIDTH = 200  # when output goes to a file or another program, do not wrap 
 
 
 def _console(*, stderr: bool) -> Console:
-    console = Console(stderr=stderr)
-    return console if console.is_terminal else Console(stderr=stderr, width=PIPED_WIDTH)
+    # markup off: names, committees and objection texts come from data and may hold brackets
+    console = Console(stderr=stderr, markup=False, highlight=False)
+    if console.is_terminal:
+        return console
+    return Console(stderr=stderr, markup=False, highlight=False, width=PIPED_WIDTH)
 
 
 @dataclass
@@ -34,7 +38,13 @@ class CliContext:
 
     @cached_property
     def db(self) -> Database:
-        return Database(self.settings.sqlalchemy_url, echo=self.settings.sql_echo)
+        try:
+            return Database(self.settings.sqlalchemy_url, echo=self.settings.sql_echo)
+        except ModuleNotFoundError as exc:
+            raise ConfigError(
+                f"CERTSVC_DATABASE_URL needs a database driver that is not installed ({exc.name}); "
+                "certsvc supports sqlite:/// and postgresql:// URLs"
+            ) from None
 
     def migrated_db(self) -> Database:
         """The database, refusing to go on if ``certsvc init`` has not been run."""

@@ -22,6 +22,7 @@ from certsvc.publicity.service import (
 
 pass_ctx = click.make_pass_decorator(CliContext)
 DATE = click.DateTime(formats=["%Y-%m-%d"])
+ID = click.IntRange(1, 2**31 - 1)
 
 
 @click.group()
@@ -30,13 +31,23 @@ def publicity() -> None:
 
 
 @publicity.command("open")
-@click.argument("session_id", type=int)
+@click.argument("session_id", type=ID)
 @click.option("--start", type=DATE, default=None, help="First day (default: today).")
 @click.option(
-    "--days", type=int, default=None, help="Working days (default: CERTSVC_PUBLICITY_WORKING_DAYS)."
+    "--days",
+    type=click.IntRange(1, 60),
+    default=None,
+    help="Working days, at least 5 (default: CERTSVC_PUBLICITY_WORKING_DAYS).",
+)
+@click.option(
+    "--backdate-reason",
+    default=None,
+    help="Why a publicity that started before today is recorded only now.",
 )
 @pass_ctx
-def open_command(ctx: CliContext, session_id: int, start: object, days: int | None) -> None:
+def open_command(
+    ctx: CliContext, session_id: int, start: object, days: int | None, backdate_reason: str | None
+) -> None:
     """Open publicity for a session; its end date follows the working-day calendar."""
     first = start.date() if start is not None else ctx.today()  # type: ignore[attr-defined]
     with ctx.migrated_db().session() as session:
@@ -45,7 +56,8 @@ def open_command(ctx: CliContext, session_id: int, start: object, days: int | No
             ctx.calendar,
             session_id=session_id,
             start=first,
-            working_days=days or ctx.settings.publicity_working_days,
+            working_days=days if days is not None else ctx.settings.publicity_working_days,
+            backdate_reason=backdate_reason,
             actor=ctx.actor,
             today=ctx.today(),
         )
@@ -57,7 +69,7 @@ def open_command(ctx: CliContext, session_id: int, start: object, days: int | No
 
 
 @publicity.command("status")
-@click.argument("session_id", type=int)
+@click.argument("session_id", type=ID)
 @pass_ctx
 def status_command(ctx: CliContext, session_id: int) -> None:
     """Show a session's publicity and where its passing results stand."""
@@ -67,7 +79,7 @@ def status_command(ctx: CliContext, session_id: int) -> None:
 
 
 @publicity.command("close")
-@click.argument("session_id", type=int)
+@click.argument("session_id", type=ID)
 @pass_ctx
 def close_command(ctx: CliContext, session_id: int) -> None:
     """Close publicity after its last day; lists results still held and why."""
@@ -109,7 +121,7 @@ def objection() -> None:
 
 
 @objection.command("add")
-@click.argument("result_id", type=int)
+@click.argument("result_id", type=ID)
 @click.option("--summary", required=True, help="What the objection says.")
 @click.option(
     "--channel",
@@ -141,7 +153,7 @@ def add_command(
 
 
 @objection.command("resolve")
-@click.argument("objection_id", type=int)
+@click.argument("objection_id", type=ID)
 @click.option("--upheld", "outcome", flag_value="upheld", help="Withdraw the result.")
 @click.option("--dismissed", "outcome", flag_value="dismissed", help="Release the hold.")
 @click.option("--note", required=True, help="The finding, for the record.")
@@ -163,7 +175,7 @@ def resolve_command(ctx: CliContext, objection_id: int, outcome: str | None, not
 
 
 @objection.command("list")
-@click.option("--session", "session_id", type=int, default=None)
+@click.option("--session", "session_id", type=ID, default=None)
 @pass_ctx
 def list_command(ctx: CliContext, session_id: int | None) -> None:
     """List objections, newest first."""

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import click
 from rich.table import Table
 
 from certsvc.cli.context import CliContext
+from certsvc.errors import InputError
 from certsvc.roster.importer import ImportReport, import_roster
 from certsvc.roster.queries import list_sessions, session_results
 
@@ -43,6 +45,11 @@ def import_command(
     report_path: Path | None,
 ) -> None:
     """Import a roster (CSV or XLSX). A file with any bad row imports nothing."""
+    if report_path is not None and not os.access(report_path.parent or Path("."), os.W_OK):
+        raise InputError(
+            f"cannot write the report to {report_path}: its folder does not exist "
+            "or is not writable"
+        )
     report = import_roster(
         ctx.migrated_db(),
         file,
@@ -68,8 +75,8 @@ def _print_report(ctx: CliContext, report: ImportReport) -> None:
     where += f", {report.encoding})" if report.encoding else ")"
     if not report.ok:
         ctx.err.print(
-            f"[bold red]{where}: {len(report.errors)} problem(s) in "
-            f"{report.rows_read} rows; nothing was imported[/]"
+            f"{where}: {len(report.errors)} problem(s) in "
+            f"{report.rows_read} rows; nothing was imported"
         )
         table = Table("row", "column", "reason", show_lines=False)
         for error in report.errors[:SHOWN_ERRORS]:
@@ -130,7 +137,7 @@ def session_list(ctx: CliContext) -> None:
 
 
 @session_group.command("show")
-@click.argument("session_id", type=int)
+@click.argument("session_id", type=click.IntRange(1, 2**31 - 1))
 @pass_ctx
 def session_show(ctx: CliContext, session_id: int) -> None:
     """List a session's results and where each stands."""

@@ -27,6 +27,9 @@ from certsvc.publicity.models import (
 from certsvc.roster.models import Person, ReviewResult, ReviewSession
 
 MAX_TEXT = 2000
+# Results are publicised for at least five working days (the 2024 guide in the seeds; 人社部令
+# 第40号): a bureau may choose longer, never shorter.
+MIN_WORKING_DAYS = 5
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,10 @@ def open_publicity(
     working_days: int,
     actor: str,
     today: date,
+    backdate_reason: str | None = None,
 ) -> PublicityPeriod:
+    """Open publicity from ``start`` (today, or an earlier day with ``backdate_reason`` saying
+    why it is recorded late; the reason goes to the audit log)."""
     review = _review_session(session, session_id)
     existing = find_period(session, session_id)
     if existing is not None:
@@ -74,10 +80,18 @@ def open_publicity(
             f"{existing.start_date.isoformat()} (runs until {existing.end_date.isoformat()}, "
             f"{existing.status.value})"
         )
-    if working_days < 1:
-        raise FieldError(f"working days must be at least 1, not {working_days}")
+    if working_days < MIN_WORKING_DAYS:
+        raise FieldError(
+            f"publicity lasts at least {MIN_WORKING_DAYS} working days, not {working_days}"
+        )
     if start > today:
         raise StateError(f"publicity cannot start in the future ({start.isoformat()})")
+    reason = (backdate_reason or "").strip()
+    if start < today and not reason:
+        raise StateError(
+            f"publicity starting before today ({start.isoformat()}) needs a reason for "
+            "recording it late (--backdate-reason); it is kept in the audit log"
+        )
     if start < review.review_date:
         raise StateError(
             f"publicity cannot start ({start.isoformat()}) before the review "
@@ -118,6 +132,7 @@ def open_publicity(
             "working_days": working_days,
             "passing_results": passing,
             "calendar": period.calendar_source,
+            "backdate_reason": reason or None,
         },
     )
     return period

@@ -84,7 +84,13 @@ def roster(db: Database, settings: Settings, tmp_path: Path) -> Roster:
 
 
 def open_(db: Database, session_id: int, *, start: date = START, **kw: Any) -> PublicityPeriod:
-    args: dict[str, Any] = {"working_days": 5, "actor": TEST_ACTOR, "today": TODAY, **kw}
+    args: dict[str, Any] = {
+        "working_days": 5,
+        "actor": TEST_ACTOR,
+        "today": TODAY,
+        "backdate_reason": "公示已于当日在官网发布，补录",
+        **kw,
+    }
     with db.session() as s:  # the package's calendar alone: 2004–2026
         return service.open_publicity(s, CALENDAR, session_id=session_id, start=start, **args)
 
@@ -129,8 +135,10 @@ def count(db: Database, model: type[Any], *where: Any) -> int:
         pytest.param(START, 5, END, id="national-day-2025-with-makeup-sunday"),
         pytest.param(date(2025, 10, 20), 5, date(2025, 10, 24), id="ordinary-week"),
         pytest.param(date(2025, 10, 18), 5, date(2025, 10, 24), id="start-on-saturday"),
-        pytest.param(date(2025, 10, 20), 1, date(2025, 10, 20), id="one-working-day"),
-        pytest.param(date(2025, 10, 1), 1, date(2025, 10, 9), id="one-day-from-a-holiday"),
+        pytest.param(date(2025, 10, 20), 7, date(2025, 10, 28), id="seven-working-days"),
+        pytest.param(
+            date(2025, 10, 1), 5, date(2025, 10, 14), id="start-on-a-holiday-makeup-saturday-counts"
+        ),
         pytest.param(date(2025, 9, 12), 5, date(2025, 9, 18), id="start-on-review-date"),
         pytest.param(TODAY, 5, date(2025, 11, 7), id="start-today"),
     ],
@@ -175,7 +183,10 @@ def _failing_only_session(db: Database, settings: Settings, tmp_path: Path, _: R
                      id="start-before-review"),
         pytest.param(_failing_only_session, {}, StateError, "no passing results",
                      id="no-passing-results"),
-        pytest.param(None, {"working_days": 0}, FieldError, "at least 1", id="zero-days"),
+        pytest.param(None, {"working_days": 4}, FieldError, "at least 5 working days",
+                     id="under-five-days"),
+        pytest.param(None, {"start": date(2025, 10, 20), "backdate_reason": None}, StateError,
+                     "needs a reason", id="backdated-without-reason"),
     ],
 )  # fmt: skip
 def test_open_refusals_write_nothing(

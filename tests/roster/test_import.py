@@ -222,6 +222,7 @@ def test_no_result_is_added_to_a_session_in_publicity(
             working_days=5,
             actor=TEST_ACTOR,
             today=TODAY,
+            backdate_reason="补录",
         )
     report = run_import(db, write_csv(tmp_path / "b.csv", [person_row(0), person_row(1)]))
     assert [(e.row, e.column) for e in report.errors] == [(3, "committee_name")]
