@@ -40,6 +40,10 @@ class Settings:
     agency_name: str = "北京市人力资源和社会保障局"
     agency_region_code: str = "110000"
     actor: str = ""  # who the command line acts as; default: the OS user
+    font_file: Path | None = None  # main CJK TrueType font; default: WenQuanYi Zen Hei
+    fallback_font_files: str = ""  # os.pathsep-separated fonts for rare characters
+    template_dir: Path | None = None  # document layouts; default: the package's own
+    tsa_url: str = ""  # RFC 3161 timestamp authority: PAdES B-T (+LT) instead of B-B (+LT)
     secret_key: str = _secret()
     sql_echo: bool = False
 

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 VENV=.venv
 # Debian packages certsvc uses at run time or in its tests; later features add to this list.
-SYSTEM_PACKAGES=(softhsm2)
+SYSTEM_PACKAGES=(openssl softhsm2 fonts-wqy-zenhei fonts-hanazono poppler-utils qpdf libnss3-tools)
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 

@@ -1,0 +1,350 @@
+"""The PAdES signature: the agency's document signer over the whole PDF, certified.
+
+``DocumentSigner`` is prepared once per process (or batch): the pyHanko signer around our key
+handle (a key file or an HSM key), the validation context with the root and the CRL, the
+signature metadata and the seal appearance. ``sign`` then, for each document, attaches the
+canonical record as an associated file and signs in the same incremental write:
+
+* PAdES baseline B-B by default; B-T when a timestamp authority URL is configured;
+* validation material (the chain and the CRL) embedded in the DSS — B-LT — so the signature
+  still validates after the signer certificate expires;
+* certified with DocMDP "no changes", so any later change is detectable;
+* the seal as the visible signature appearance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import io
+import logging
+import tempfile
+from dataclasses import dataclass
+
+from asn1crypto import cms as asn1_cms
+from asn1crypto import crl as asn1_crl
+from asn1crypto import x509 as asn1_x509
+from asn1crypto.algos import SignedDigestAlgorithm
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from pyhanko.pdf_utils import embed, generic
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.sign import fields, signers, timestamps
+from pyhanko.sign.fields import MDPPerm, SigSeedSubFilter
+from pyhanko.sign.signers.pdf_signer import (
+    DSSContentSettings,
+    PdfTBSDocument,
+    SigDSSPlacementPreference,
+)
+from pyhanko.sign.validation.dss import DocumentSecurityStore
+from pyhanko.stamp import StaticStampStyle
+from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+from certsvc.documents.record import RECORD_FILENAME, TOKEN_FILENAME, DocumentRecord
+from certsvc.keys.handles import KeyAlgorithm, PrivateKeyHandle
+
+FIELD_NAME = "Signature1"
+
+
+class _OfflineByDesign(logging.Filter):
+    """pyHanko warns on every signature that fetching is off; it is off on purpose (the root
+    and the CRL are supplied), so that one message is dropped and all others are kept."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "fetching is not allowed" not in record.getMessage()
+
+
+logging.getLogger("pyhanko.sign.signers.pdf_signer").addFilter(_OfflineByDesign())
+DIGEST = {
+    KeyAlgorithm.ECDSA_P256: "sha256",
+    KeyAlgorithm.ECDSA_P384: "sha384",
+    KeyAlgorithm.RSA_3072: "sha256",
+}
+MECHANISM = {
+    KeyAlgorithm.ECDSA_P256: "sha256_ecdsa",
+    KeyAlgorithm.ECDSA_P384: "sha384_ecdsa",
+    KeyAlgorithm.RSA_3072: "sha256_rsa",
+}
+PLACEHOLDER_SIGNATURE = {
+    KeyAlgorithm.ECDSA_P256: 72,
+    KeyAlgorithm.ECDSA_P384: 104,
+    KeyAlgorithm.RSA_3072: 384,
+}
+
+
+def _asn1_certificate(certificate: x509.Certificate) -> asn1_x509.Certificate:
+    return asn1_x509.Certificate.load(certificate.public_bytes(serialization.Encoding.DER))
+
+
+class _HandleSigner(signers.Signer):
+    """pyHanko's view of a :class:`PrivateKeyHandle`: the CMS is built by pyHanko, only the
+    raw signature comes from the handle (so the key may stay in an HSM)."""
+
+    def __init__(
+        self, handle: PrivateKeyHandle, certificate: x509.Certificate, root: x509.Certificate
+    ) -> None:
+        super().__init__(
+            signing_cert=_asn1_certificate(certificate),
+            cert_registry=SimpleCertificateStore.from_certs(  # type: ignore[no-untyped-call]
+                [_asn1_certificate(root), _asn1_certificate(certificate)]
+            ),
+            signature_mechanism=SignedDigestAlgorithm({"algorithm": MECHANISM[handle.algorithm]}),
+        )
+        self._handle = handle
+
+    async def async_sign_raw(
+        self, data: bytes, digest_algorithm: str, dry_run: bool = False
+    ) -> bytes:
+        if digest_algorithm != DIGEST[self._handle.algorithm]:
+            raise ValueError(
+                f"{self._handle.algorithm} signs with {DIGEST[self._handle.algorithm]}"
+                f", not {digest_algorithm}"
+            )
+        if dry_run:
+            return bytes(PLACEHOLDER_SIGNATURE[self._handle.algorithm])
+        return self._handle.sign(data)
+
+
+@dataclass(frozen=True)
+class SigningMaterial:
+    """Everything a signature needs that does not change from one document to the next."""
+
+    handle: PrivateKeyHandle
+    key_id: str
+    certificate: x509.Certificate
+    root: x509.Certificate
+    crls: tuple[bytes, ...] = ()  # DER CRLs to embed for long-term validation
+    tsa_url: str | None = None
+    signer_name: str = ""
+    location: str = ""
+
+
+class DocumentSigner:
+    """Signs rendered documents; build it once and reuse it for every document."""
+
+    def __init__(
+        self,
+        material: SigningMaterial,
+        *,
+        seal_pdf: bytes,
+        seal_box: tuple[int, int, int, int],
+        fast: bool = True,
+    ) -> None:
+        self.material = material
+        self._signer = _HandleSigner(material.handle, material.certificate, material.root)
+        context = ValidationContext(
+            trust_roots=[_asn1_certificate(material.root)],
+            other_certs=[_asn1_certificate(material.certificate)],
+            crls=[asn1_crl.CertificateList.load(der) for der in material.crls],
+            allow_fetching=False,
+            revocation_mode="soft-fail",
+        )
+        self._meta = signers.PdfSignatureMetadata(
+            field_name=FIELD_NAME,
+            md_algorithm=DIGEST[material.handle.algorithm],
+            subfilter=SigSeedSubFilter.PADES,
+            certify=True,
+            docmdp_permissions=MDPPerm.NO_CHANGES,
+            embed_validation_info=True,
+            validation_context=context,
+            name=material.signer_name or None,
+            location=material.location or None,
+            reason="电子职称文书签发",
+            # the DSS goes into the signed revision itself, so that the signature covers the
+            # whole file (pdfsig: "Total document signed") and nothing follows it
+            dss_settings=DSSContentSettings(
+                placement=SigDSSPlacementPreference.TOGETHER_WITH_SIGNATURE,
+                include_vri=False,
+            ),
+        )
+        self._timestamper = (
+            timestamps.HTTPTimeStamper(material.tsa_url) if material.tsa_url else None
+        )
+        # pyHanko imports a stamp background from a file; write the seal once per signer.
+        self._seal_file = tempfile.NamedTemporaryFile(prefix="certsvc-seal-", suffix=".pdf")  # noqa: SIM115
+        self._seal_file.write(seal_pdf)
+        self._seal_file.flush()
+        self._stamp = StaticStampStyle.from_pdf_file(self._seal_file.name, border_width=0)
+        self._field = fields.SigFieldSpec(FIELD_NAME, on_page=0, box=seal_box)
+        self._bytes_reserved: int | None = None
+        self.fast = fast
+        self._template: _CmsTemplate | None = None
+        self._dss_certs = [
+            _asn1_certificate(material.certificate),
+            _asn1_certificate(material.root),
+        ]
+        self._dss_crls = [asn1_crl.CertificateList.load(der) for der in material.crls]
+        self._meta_prepared_dss = dataclasses.replace(self._meta, embed_validation_info=False)
+
+    @property
+    def level(self) -> str:
+        return "B-LT" if self._timestamper is None else "B-LTA-ready (B-T + LT)"
+
+    def sign(self, unsigned_pdf: bytes, record: DocumentRecord, token_text: str) -> bytes:
+        """Attach the record and the token, and sign: one incremental update."""
+        writer = IncrementalPdfFileWriter(io.BytesIO(unsigned_pdf))
+        _attach(
+            writer,
+            RECORD_FILENAME,
+            record.canonical_json(),
+            "application/json",
+            "certsvc canonical record (RFC 8785 JSON) of this document",
+        )
+        _attach(
+            writer,
+            TOKEN_FILENAME,
+            token_text.encode("ascii"),
+            "text/plain",
+            "certsvc QR token (COSE_Sign1, decimal) as printed in the QR code",
+        )
+        if self._timestamper is not None or not self.fast:
+            return self._sign_with_pyhanko(writer)
+        return asyncio.run(self._sign_with_template(writer))
+
+    def _sign_with_pyhanko(self, writer: IncrementalPdfFileWriter) -> bytes:
+        """pyHanko builds everything: the reference path, and the one used with a TSA."""
+        pdf_signer = signers.PdfSigner(
+            self._meta,
+            self._signer,
+            timestamper=self._timestamper,
+            stamp_style=self._stamp,
+            new_field_spec=self._field,
+        )
+        out = pdf_signer.sign_pdf(writer, bytes_reserved=self._reserve(), in_place=False)
+        assert isinstance(out, io.BytesIO)
+        return out.getvalue()
+
+    async def _sign_with_template(self, writer: IncrementalPdfFileWriter) -> bytes:
+        """The same signature, faster: the DSS is written from the prepared chain and CRL
+        instead of re-validating them, and the CMS container is pyHanko's own, built once
+        and reused with only the message digest and the signature value replaced."""
+        DocumentSecurityStore.supply_dss_in_writer(
+            writer, None, certs=self._dss_certs, crls=self._dss_crls
+        )
+        pdf_signer = signers.PdfSigner(
+            self._meta_prepared_dss,
+            self._signer,
+            stamp_style=self._stamp,
+            new_field_spec=self._field,
+        )
+        prepared, _tbs, output = await pdf_signer.async_digest_doc_for_signing(
+            writer, bytes_reserved=self._reserve()
+        )
+        if self._template is None:
+            self._template = _CmsTemplate(
+                await self._signer.async_sign(
+                    prepared.document_digest, self._meta.md_algorithm or "sha256", use_pades=True
+                )
+            )
+        cms = self._template.fill(prepared.document_digest, self.material.handle)
+        await PdfTBSDocument.async_finish_signing(output, prepared, cms)
+        assert isinstance(output, io.BytesIO)
+        return output.getvalue()
+
+    def _reserve(self) -> int | None:
+        # A fixed reservation avoids pyHanko's size estimate (a second signing pass). The
+        # chain, the CRL and a timestamp token fit comfortably in 24 KiB; the CRL grows with
+        # revocations, so leave room proportional to it.
+        if self._bytes_reserved is None:
+            extra = sum(len(c) for c in self.material.crls)
+            self._bytes_reserved = 16384 + 2 * extra + (8192 if self._timestamper else 0)
+        return self._bytes_reserved
+
+    def close(self) -> None:
+        self._seal_file.close()
+
+
+class _CmsTemplate:
+    """A CMS SignedData as pyHanko built it, reused for the next documents.
+
+    Between two documents of one signer only two values differ: the messageDigest signed
+    attribute (the PDF's byte-range digest) and the signature over the signed attributes.
+    Everything else — certificates, algorithm identifiers, the ESS signing-certificate-v2
+    attribute, CMS algorithm protection — is identical, so its DER is cut out once and
+    spliced around the new values; only the five enclosing lengths are written anew (an
+    ECDSA signature's DER length varies by a byte or two). The test suite checks the result
+    against pyHanko's own container and all three validators.
+    """
+
+    def __init__(self, content_info: asn1_cms.ContentInfo) -> None:
+        der = content_info.dump()
+        parsed = asn1_cms.ContentInfo.load(der)
+        signed_data = parsed["content"]
+        signer_infos = signed_data["signer_infos"]
+        if len(signer_infos) != 1:
+            raise ValueError("expected exactly one SignerInfo")
+        signer_info = signer_infos[0]
+        attrs = signer_info["signed_attrs"]
+        if any(attr["type"].native == "signing_time" for attr in attrs):
+            raise ValueError("a per-document signing-time attribute cannot be templated")
+        digest = next(a for a in attrs if a["type"].native == "message_digest")["values"][0]
+        # SignerInfo: header | before attrs | [0] signed attrs | between | signature | after
+        info = signer_info.contents
+        attrs_tlv = attrs.dump()
+        signature_tlv = signer_info["signature"].dump()
+        at = _unique(info, attrs_tlv, "signed attributes")
+        sig_at = _unique(info, signature_tlv, "signature")
+        self._before_attrs = info[:at]
+        self._between = info[at + len(attrs_tlv) : sig_at]
+        self._after = info[sig_at + len(signature_tlv) :]
+        digest_tlv = digest.dump()
+        self._digest_at = _unique(attrs_tlv, digest_tlv, "message digest") + 2
+        self._digest_len = len(digest.native)
+        self._attrs = bytearray(attrs_tlv)
+        # SignedData: everything before signerInfos (its last field) stays as it is
+        sd_contents = signed_data.contents
+        self._signed_data_head = sd_contents[: len(sd_contents) - len(signer_infos.dump())]
+        self._content_type = parsed["content_type"].dump()
+
+    def fill(self, digest: bytes, handle: PrivateKeyHandle) -> bytes:
+        if len(digest) != self._digest_len:
+            raise ValueError("digest length differs from the template's")
+        self._attrs[self._digest_at : self._digest_at + self._digest_len] = digest
+        attrs = bytes(self._attrs)
+        signature = handle.sign(b"\x31" + attrs[1:])  # signed as SET OF, stored [0] IMPLICIT
+        info = _tlv(
+            0x30, self._before_attrs + attrs + self._between + _tlv(0x04, signature) + self._after
+        )
+        signed_data = _tlv(0x30, self._signed_data_head + _tlv(0x31, info))
+        return _tlv(0x30, self._content_type + _tlv(0xA0, signed_data))
+
+
+def _unique(haystack: bytes, needle: bytes, what: str) -> int:
+    at = haystack.find(needle)
+    if at < 0 or haystack.find(needle, at + 1) >= 0:
+        raise ValueError(f"cannot locate the {what} in the CMS template")
+    return at
+
+
+def _tlv(tag: int, value: bytes) -> bytes:
+    """A DER tag-length-value with a definite length."""
+    size = len(value)
+    if size < 0x80:
+        return bytes((tag, size)) + value
+    length = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes((tag, 0x80 | len(length))) + length + value
+
+
+def _attach(
+    writer: IncrementalPdfFileWriter, name: str, data: bytes, mime_type: str, description: str
+) -> None:
+    stream = embed.EmbeddedFileObject.from_file_data(
+        writer, data, mime_type=mime_type, params=embed.EmbeddedFileParams(embed_size=True)
+    )
+    embed.embed_file(
+        writer,
+        embed.FileSpec(
+            file_spec_string=name,
+            file_name=name,
+            embedded_data=stream,
+            description=description,
+            af_relationship=generic.NameObject("/Data"),
+        ),
+    )
+
+
+def seal_box_for(center: tuple[float, float], radius: float) -> tuple[int, int, int, int]:
+    """The signature widget's rectangle over a seal of ``radius`` around ``center``."""
+    x, y = center
+    return (round(x - radius), round(y - radius), round(x + radius), round(y + radius))
