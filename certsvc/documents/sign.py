@@ -116,6 +116,8 @@ class SigningMaterial:
     root: x509.Certificate
     crls: tuple[bytes, ...] = ()  # DER CRLs to embed for long-term validation
     tsa_url: str | None = None
+    # a ready timestamper instead of tsa_url (tests use pyHanko's in-process TSA)
+    timestamper: timestamps.TimeStamper | None = None
     signer_name: str = ""
     location: str = ""
 
@@ -158,7 +160,7 @@ class DocumentSigner:
                 include_vri=False,
             ),
         )
-        self._timestamper = (
+        self._timestamper = material.timestamper or (
             timestamps.HTTPTimeStamper(material.tsa_url) if material.tsa_url else None
         )
         # pyHanko imports a stamp background from a file; write the seal once per signer.
@@ -179,7 +181,8 @@ class DocumentSigner:
 
     @property
     def level(self) -> str:
-        return "B-LT" if self._timestamper is None else "B-LTA-ready (B-T + LT)"
+        """The PAdES baseline level: validation data embedded, timestamped with a TSA."""
+        return "B-LT" if self._timestamper is None else "B-LT with signature timestamp (B-T)"
 
     def sign(self, unsigned_pdf: bytes, record: DocumentRecord, token_text: str) -> bytes:
         """Attach the record and the token, and sign: one incremental update."""
