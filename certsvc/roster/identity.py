@@ -5,7 +5,13 @@ the number itself tells (issuing country, birth date, gender). Resident ID numbe
 GB 11643-1999 (公民身份号码): 6-digit region code, 8-digit birth date, 3-digit sequence whose
 last digit is odd for men, and an ISO 7064 MOD 11-2 check character; the residence permits for
 Hong Kong, Macao and Taiwan residents and the 2023 foreign permanent residence card use the same
-scheme. Reasons in ``FieldError`` never repeat the number (they may be logged).
+scheme.
+
+Reasons in ``FieldError`` name the rule that was broken and the position it concerns ("the check
+character (18th) does not match ..."), never a character of the number: they reach stderr, JSON
+output and report files, and a few characters of a resident ID (region, birth date, check
+character) are enough to recover it. A problem with the issuing country rather than the number
+raises :class:`CountryError`, so that a caller can blame the country column.
 
 Gender, names and mobile numbers are validated in ``person_fields`` and re-exported here.
 """
@@ -34,9 +40,11 @@ __all__ = [
     "GENDER_LABELS",
     "IDENTITY_NUMBER_ENCODES_BIRTH",
     "ID_TYPE_LABELS",
+    "CountryError",
     "Gender",
     "IdType",
     "IdentityDocument",
+    "issuing_country",
     "mod11_2_check_char",
     "normalize_mobile",
     "normalize_name",
@@ -44,6 +52,11 @@ __all__ = [
     "parse_id_type",
     "validate_identity",
 ]
+
+
+class CountryError(FieldError):
+    """The issuing country given with a number is wrong (missing, malformed, CHN, or not the
+    one the number names); the number itself may be fine."""
 
 
 class IdType(StrEnum):
@@ -150,28 +163,19 @@ def _label(id_type: IdType) -> str:
 def _check_18(number: str, id_type: IdType, today: date) -> tuple[date, Gender]:
     """Check an 18-character GB 11643-style number whose prefix has been checked already."""
     birth = number[6:14]
-    shown = f"{birth[:4]}-{birth[4:6]}-{birth[6:]}"
+    where = f"the birth date encoded in characters 7-14 of the {_label(id_type)}"
     try:
         birth_date = date(int(birth[:4]), int(birth[4:6]), int(birth[6:]))
     except ValueError:
-        raise FieldError(
-            f"the birth date encoded in the {_label(id_type)} (characters 7-14), {shown}, "
-            "is not a real date"
-        ) from None
+        raise FieldError(f"{where} is not a real date") from None
     if birth_date > today:
-        raise FieldError(
-            f"the birth date encoded in the {_label(id_type)}, {shown}, is in the future"
-        )
+        raise FieldError(f"{where} is in the future")
     if birth_date.year < _EARLIEST_BIRTH_YEAR:
+        raise FieldError(f"{where} is before {_EARLIEST_BIRTH_YEAR}")
+    if number[17] != mod11_2_check_char(number[:17]):
         raise FieldError(
-            f"the birth date encoded in the {_label(id_type)}, {shown}, is before "
-            f"{_EARLIEST_BIRTH_YEAR}"
-        )
-    expected = mod11_2_check_char(number[:17])
-    if number[17] != expected:
-        raise FieldError(
-            f"check character (校验码) should be {expected!r} but is {number[17]!r}; "
-            "the number has probably been mistyped"
+            f"the check character (校验码, 18th) of the {_label(id_type)} does not match the "
+            "other 17 digits (ISO 7064 MOD 11-2); the number has probably been mistyped"
         )
     gender = Gender.MALE if int(number[16]) % 2 else Gender.FEMALE
     return birth_date, gender
@@ -182,9 +186,10 @@ def _check_shape_18(number: str, id_type: IdType) -> None:
         raise FieldError(f"{_label(id_type)} must have 18 characters but has {len(number)}")
     for position, char in enumerate(number, start=1):
         if char not in _ASCII_DIGITS and not (position == 18 and char == "X"):
+            what = "neither a digit nor X" if position == 18 else "not a digit"
             raise FieldError(
                 f"{_label(id_type)} must be 17 digits followed by a digit or 'X', but "
-                f"character {position} is {char!r}"
+                f"character {position} is {what}"
             )
 
 
@@ -199,12 +204,11 @@ def _resident_id(number: str, today: date) -> IdentityDocument:
     if number[:2] not in _PROVINCE_CODES:
         hint = ""
         if number[:6] in _GAT_PREFIX_COUNTRY:
-            hint = f"; numbers starting {number[:6]} belong to a {_GAT_LABEL}"
+            hint = f"; the number has the form of a {_GAT_LABEL}: is that the document type?"
         elif number[0] == "9":
-            hint = f"; numbers starting with 9 belong to a {_FPR_LABEL}"
+            hint = f"; the number has the form of a {_FPR_LABEL}: is that the document type?"
         raise FieldError(
-            f"region code {number[:2]!r} at the start of the {_label(id_type)} is not a valid "
-            f"province code{hint}"
+            f"characters 1-2 of the {_label(id_type)} are not a mainland province code{hint}"
         )
     birth_date, gender = _check_18(number, id_type, today)
     return IdentityDocument(id_type, number, "CHN", birth_date, gender)
@@ -216,30 +220,38 @@ def _gat_permit(number: str, today: date) -> IdentityDocument:
     country = _GAT_PREFIX_COUNTRY.get(number[:6])
     if country is None:
         raise FieldError(
-            f"{_label(id_type)} must start with 810000 (Hong Kong), 820000 (Macao) or "
-            "830000 (Taiwan)"
+            f"characters 1-6 of the {_label(id_type)} must be 810000 (Hong Kong), 820000 "
+            "(Macao) or 830000 (Taiwan)"
         )
     birth_date, gender = _check_18(number, id_type, today)
     return IdentityDocument(id_type, number, country, birth_date, gender)
 
 
-def _first_bad(number: str, pattern: str, start: int = 1) -> str:
-    """' (character N is 'c')' for the first character outside ``pattern``, else ''.
+def _first_bad(number: str, allowed: frozenset[str], what: str, start: int = 1) -> str:
+    """'; character N is not <what>' for the first character outside ``allowed``, else ''.
 
-    ``start`` is the 1-based position of ``number[0]`` in the full document number.
+    ``start`` is the 1-based position of ``number[0]`` in the full document number. The
+    character itself is never shown.
     """
     for position, char in enumerate(number, start=start):
-        if not re.fullmatch(pattern, char):
-            return f" (character {position} is {char!r})"
+        if char not in allowed:
+            return f"; character {position} is not {what}"
     return ""
+
+
+_PASSPORT_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 
 
 def _hkmo_permit(number: str) -> IdentityDocument:
     if not _HKMO_PERMIT.fullmatch(number):
+        problem = (
+            "; character 1 is not H or M"
+            if number[0] not in _HKMO_LETTER_COUNTRY
+            else _first_bad(number[1:], _ASCII_DIGITS, "a digit", start=2)
+        )
         raise FieldError(
             f"{_label(IdType.HKMO_TRAVEL_PERMIT)} must be H (Hong Kong) or M (Macao) followed by "
-            f"8 digits (10 on older cards), but has {len(number)} characters starting with "
-            f"{number[0]!r}" + _first_bad(number[1:], "[0-9]", start=2)
+            f"8 digits (10 on older cards), but has {len(number)} characters{problem}"
         )
     country = _HKMO_LETTER_COUNTRY[number[0]]
     return IdentityDocument(IdType.HKMO_TRAVEL_PERMIT, number, country, None, None)
@@ -249,43 +261,79 @@ def _tw_permit(number: str) -> IdentityDocument:
     if not _TW_PERMIT.fullmatch(number):
         raise FieldError(
             f"{_label(IdType.TW_TRAVEL_PERMIT)} must be 8 digits, but has {len(number)} "
-            "characters" + _first_bad(number, "[0-9]")
+            "characters" + _first_bad(number, _ASCII_DIGITS, "a digit")
         )
     return IdentityDocument(IdType.TW_TRAVEL_PERMIT, number, "TWN", None, None)
 
 
+_CHINESE_CITIZENS = (
+    f"Chinese citizens are registered with their {ID_TYPE_LABELS[IdType.RESIDENT_ID]} (resident ID)"
+)
+_COUNTRY_SHOWN_MAX = 8  # a longer country cell is described by its length, not repeated
+
+
 def _country_code(raw: str, what: str) -> str:
-    """Normalise an ISO 3166-1 alpha-3 code; refuse malformed codes and CHN."""
-    code = fold_fullwidth(raw).strip().upper()
+    """Normalise an ISO 3166-1 alpha-3 code given as a country; refuse malformed codes and CHN.
+
+    Only for a country column, never for letters taken from a document number: the reason
+    repeats what was given.
+    """
+    stripped = raw.strip()
+    code = fold_fullwidth(stripped).upper()
     if not _COUNTRY_CODE.fullmatch(code):
-        raise FieldError(
-            f"{what} must be a 3-letter ISO 3166-1 alpha-3 code such as USA or DEU, "
-            f"but is {raw.strip()!r}"
+        shown = (
+            repr(stripped)
+            if len(stripped) <= _COUNTRY_SHOWN_MAX and stripped.isprintable()
+            else f"{len(stripped)} characters long"
+        )
+        raise CountryError(
+            f"{what} must be a 3-letter ISO 3166-1 alpha-3 code such as USA or DEU, but is {shown}"
         )
     if code == "CHN":
-        raise FieldError(
-            f"{what} cannot be CHN: Chinese citizens are registered with their "
-            f"{ID_TYPE_LABELS[IdType.RESIDENT_ID]} (resident ID)"
-        )
+        raise CountryError(f"{what} cannot be CHN: {_CHINESE_CITIZENS}")
     return code
 
 
-def _given_country(country: str | None, id_type: IdType) -> str | None:
-    if country is None or not country.strip():
+def issuing_country(id_type: IdType, country: str | None) -> str | None:
+    """The country given with a document, checked for its type: the normalised ISO 3166-1
+    alpha-3 code, or None where none is given or the type ignores it.
+
+    Required for a foreign passport; checked when given for a foreign permanent residence
+    card (its nationality); ignored for the other types, whose issuer follows from the number.
+    Raises :class:`CountryError`.
+    """
+    if id_type not in (IdType.FOREIGN_PASSPORT, IdType.FOREIGN_PERMANENT_RESIDENCE):
         return None
-    return _country_code(country, f"issuing country of the {ID_TYPE_LABELS[id_type]}")
+    if country is None or not country.strip():
+        if id_type is IdType.FOREIGN_PASSPORT:
+            raise CountryError(
+                f"a foreign passport ({ID_TYPE_LABELS[id_type]}) needs its issuing country: "
+                "an ISO 3166-1 alpha-3 code such as USA or DEU"
+            )
+        return None
+    what = (
+        "the issuing country of a foreign passport"
+        if id_type is IdType.FOREIGN_PASSPORT
+        else f"the nationality of a holder of a {_FPR_LABEL}"
+    )
+    return _country_code(country, what)
 
 
 def _permanent_residence(number: str, country: str | None, today: date) -> IdentityDocument:
     id_type = IdType.FOREIGN_PERMANENT_RESIDENCE
     old = _OLD_FPR.fullmatch(number)
     if old is not None:  # card issued before December 2023: nationality letters + 12 digits
-        nationality = _country_code(old.group(1), f"nationality code of the {_label(id_type)}")
-        given = _given_country(country, id_type)
-        if given is not None and given != nationality:
+        nationality = old.group(1)
+        if nationality == "CHN":
             raise FieldError(
-                f"country {given} does not match the nationality code {nationality} at the "
-                f"start of the {_label(id_type)}"
+                f"characters 1-3 of the {_label(id_type)} (the holder's nationality) cannot "
+                f"name China: {_CHINESE_CITIZENS}"
+            )
+        given = issuing_country(id_type, country)
+        if given is not None and given != nationality:
+            raise CountryError(
+                f"the nationality given, {given}, does not match the nationality code in "
+                f"characters 1-3 of the {_label(id_type)}"
             )
         return IdentityDocument(id_type, number, nationality, None, None)
     if len(number) != 18 or number[0] != "9":
@@ -295,6 +343,7 @@ def _permanent_residence(number: str, country: str | None, today: date) -> Ident
         )
     _check_shape_18(number, id_type)
     birth_date, _ = _check_18(number, id_type, today)
+    issuing_country(id_type, country)  # the holder's nationality, when given, must be well-formed
     # The gender is left None: the published rules for the 2023 card do not say that the 17th
     # digit encodes it, and a wrong guess would contradict the roster's gender column.
     return IdentityDocument(id_type, number, "CHN", birth_date, None)
@@ -302,17 +351,13 @@ def _permanent_residence(number: str, country: str | None, today: date) -> Ident
 
 def _passport(number: str, country: str | None) -> IdentityDocument:
     id_type = IdType.FOREIGN_PASSPORT
-    code = _given_country(country, id_type)
-    if code is None:
-        raise FieldError(
-            f"a {ID_TYPE_LABELS[id_type]} needs its issuing country (ISO 3166-1 alpha-3 code "
-            "such as USA or DEU)"
-        )
-    if not _PASSPORT.fullmatch(number):
+    if not _PASSPORT.fullmatch(number):  # the number first: its problem is reported either way
         raise FieldError(
             f"{_label(id_type)} must be 5 to 17 letters A-Z or digits, but has {len(number)} "
-            "characters" + _first_bad(number, "[A-Z0-9]")
+            "characters" + _first_bad(number, _PASSPORT_CHARS, "a letter A-Z or a digit")
         )
+    code = issuing_country(id_type, country)
+    assert code is not None  # issuing_country requires it for a passport
     return IdentityDocument(id_type, number, code, None, None)
 
 
@@ -324,6 +369,9 @@ def validate_identity(
     ``country`` (ISO 3166-1 alpha-3) is required for foreign passports and checked against the
     nationality letters of the older permanent residence card; for the other types the issuer
     follows from the number and ``country`` is ignored. ``today`` bounds the birth date.
+
+    Raises :class:`CountryError` (a ``FieldError``) when only the country is at fault, and a
+    plain ``FieldError`` when the number is; problems of the number are found first.
     """
     normalised = "".join(fold_fullwidth(number).split()).upper()
     if not normalised:

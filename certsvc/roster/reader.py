@@ -2,8 +2,8 @@
 
 The reader knows nothing of what a valid roster row is; it finds the header row, maps the
 headers to column keys (``certsvc.roster.columns``) and yields each data row's cells keyed by
-column. Row numbers are the ones a person sees in a spreadsheet program: the first line of the
-file is row 1.
+column. Row numbers are the ones a person sees in a spreadsheet program: the first record of the
+file is row 1, and a CSV record whose quoted cell spans several lines is still one row.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import csv
 import hashlib
 import io
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -26,6 +27,7 @@ CellValue = str | int | float | date | datetime | None
 
 HEADER_SEARCH_ROWS = 10  # a title line or two may stand above the header row
 MIN_HEADER_MATCHES = 3
+DELIMITER_SNIFF_LINES = HEADER_SEARCH_ROWS  # the header row is among them
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +80,7 @@ def open_roster(path: Path, *, encoding: str | None = None) -> RosterFile:
         raise InputError(f"{path}: old Excel 97 (.xls) files are not read; save as .xlsx or CSV")
     else:
         enc, text = _decode(path, data, encoding)
-        file_format, rows = "csv", _csv_rows(text)
+        file_format, rows = "csv", _csv_rows(path, text)
     header_row, columns = _find_header(path, rows)
     return RosterFile(path, file_format, enc, digest, header_row, columns, rows)
 
@@ -102,7 +104,13 @@ def _decode(path: Path, data: bytes, forced: str | None) -> tuple[str, str]:
                 f"{path}: has a UTF-8 BOM but is not UTF-8 at byte {exc.start}"
             ) from None
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16", data.decode("utf-16")
+        try:
+            return "utf-16", data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"{path}: has a UTF-16 BOM but is not UTF-16 at byte {exc.start}: {exc.reason}"
+                " (a truncated file?)"
+            ) from None
     try:
         return "utf-8", data.decode("utf-8")
     except UnicodeDecodeError:
@@ -116,30 +124,70 @@ def _decode(path: Path, data: bytes, forced: str | None) -> tuple[str, str]:
         ) from None
 
 
-def _csv_rows(text: str) -> Iterator[tuple[int, list[Any]]]:
-    first_line = text.split("\n", 1)[0]
-    delimiter = "\t" if first_line.count("\t") > first_line.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+def _sniff_delimiter(text: str) -> str:
+    """Tab if any of the first lines has more tabs than commas, else comma.
+
+    Several lines, not only the first: a title line above the header of a tab-separated file
+    may have no tab, or a comma.
+    """
+    for line in text.split("\n", DELIMITER_SNIFF_LINES)[:DELIMITER_SNIFF_LINES]:
+        if line.count("\t") > line.count(","):
+            return "\t"
+    return ","
+
+
+def _csv_rows(path: Path, text: str) -> Iterator[tuple[int, list[Any]]]:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(text))
+    number = 0  # records, not physical lines: a quoted cell may span several lines
     try:
-        for cells in reader:
-            yield reader.line_num, list(cells)
+        for number, cells in enumerate(reader, start=1):
+            yield number, list(cells)
     except csv.Error as exc:
-        raise InputError(f"CSV cannot be read at line {reader.line_num}: {exc}") from None
+        raise InputError(
+            f"{path}: the CSV cannot be read at row {number + 1} (line {reader.line_num}): {exc}"
+        ) from None
 
 
 def _xlsx_rows(path: Path, data: bytes) -> Iterator[tuple[int, list[Any]]]:
     from openpyxl import load_workbook  # imported here: only XLSX imports pay for it
 
+    # A damaged workbook makes openpyxl raise whatever its zip, XML or value parsing hits
+    # (BadZipFile, XML ParseError, KeyError, ValueError, TypeError, zlib.error ...), so every
+    # Exception from it becomes an InputError naming the file. Nothing else runs inside these
+    # try blocks: the rows are consumed outside the generator.
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise InputError(f"{path}: not a readable XLSX workbook ({exc})") from None
+    except Exception as exc:
+        raise InputError(f"{path}: not a readable XLSX workbook ({_describe(exc)})") from None
+    number = 0
     try:
+        if not workbook.worksheets:
+            raise InputError(f"{path}: the XLSX workbook has no worksheet")
         sheet = workbook.worksheets[0]
         for number, cells in enumerate(sheet.iter_rows(values_only=True), start=1):
             yield number, list(cells)
+    except InputError:
+        raise
+    except Exception as exc:
+        raise InputError(
+            f"{path}: the XLSX sheet cannot be read at row {number + 1}: {_describe(exc)}; "
+            "open the file in a spreadsheet program and save it again"
+        ) from None
     finally:
         workbook.close()
+
+
+# Exceptions whose messages describe the damage (a position in the XML, a zip member, a CRC)
+# and never a cell's content; other messages (ValueError, KeyError ...) may quote a value, which
+# could be an identity number, so only their type is shown.
+_SAFE_MESSAGES = (SyntaxError, zipfile.BadZipFile, zlib.error, EOFError)
+
+
+def _describe(exc: Exception) -> str:
+    name = type(exc).__name__
+    if isinstance(exc, _SAFE_MESSAGES) and str(exc):
+        return f"{name}: {exc}"
+    return name
 
 
 def _find_header(path: Path, rows: Iterator[tuple[int, list[Any]]]) -> tuple[int, dict[int, str]]:

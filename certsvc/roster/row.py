@@ -2,7 +2,8 @@
 
 Every column is checked independently so that one pass reports every problem of a row. Checks
 that need more than one column (the identity number against the birth date, the votes against
-the committee) run once the columns they need are valid.
+the committee) run once the columns they need are valid. Reasons never repeat any part of an
+identity number, nor a value that must agree with one (see the privacy rules in DESIGN.md).
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from certsvc.errors import FieldError
 from certsvc.roster.catalog import Level, Series, parse_level, parse_series
 from certsvc.roster.columns import COLUMNS_BY_KEY
 from certsvc.roster.identity import (
-    GENDER_LABELS,
+    CountryError,
     Gender,
     IdentityDocument,
     IdType,
+    issuing_country,
     normalize_mobile,
     normalize_name,
     parse_gender,
@@ -34,7 +36,12 @@ from certsvc.roster.reader import CellValue, RawRow
 T = TypeVar("T")
 
 MAX_TEXT = {"work_unit": 128, "committee_name": 128, "specialty": 64, "qualification_name": 64}
+MAX_COUNTRY_TEXT = 16  # an ISO 3166 code has 3 letters; room for padding and a wrong guess
 MIN_AGE_AT_REVIEW = 16
+MAX_COUNT = 9999
+"""Upper bound of committee size, members attending and votes: a review committee has tens of
+members, and the bound keeps every count far inside the database's 32-bit integers."""
+MAX_YEAR = 9999
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +113,9 @@ class _Collector:
     def fail(self, column: str, reason: str) -> None:
         self.errors.append(RowError(self.raw.number, column, reason))
 
+    def failed(self, column: str) -> bool:
+        return any(error.column == column for error in self.errors)
+
     def take(self, column: str, parse: Callable[[CellValue], T]) -> T | None:
         value = self.raw.cells.get(column)
         try:
@@ -113,6 +123,21 @@ class _Collector:
         except FieldError as exc:
             self.fail(column, exc.reason)
             return None
+
+    def identity(
+        self, id_type: IdType, country: str | None, today: date
+    ) -> IdentityDocument | None:
+        """The identity document; a problem of the number blames id_number, one of the
+        country id_country (unless that column has been blamed already)."""
+        try:
+            number = _id_number_text(self.raw.cells.get("id_number"))
+            return validate_identity(id_type, number, country, today=today)
+        except CountryError as exc:
+            if not self.failed("id_country"):
+                self.fail("id_country", exc.reason)
+        except FieldError as exc:
+            self.fail("id_number", exc.reason)
+        return None
 
 
 def parse_row(raw: RawRow, *, today: date) -> RosterRow | list[RowError]:
@@ -122,9 +147,13 @@ def parse_row(raw: RawRow, *, today: date) -> RosterRow | list[RowError]:
         c.fail("row", f"has {raw.extra_cells} non-empty cell(s) to the right of the last header")
     name = c.take("name", lambda v: _cached_name(_raw(v)))
     id_type = c.take("id_type", lambda v: parse_id_type(_text(v)))
-    country = _text(raw.cells.get("id_country"), required=False)
+    country_text = c.take(
+        "id_country", lambda v: _text(v, required=False, max_len=MAX_COUNTRY_TEXT)
+    )
+    if id_type is not None and country_text is not None:
+        c.take("id_country", lambda _: issuing_country(id_type, country_text))
     gender = c.take("gender", lambda v: parse_gender(_text(v)))
-    birth_date = c.take("birth_date", lambda v: _date(v, today=today))
+    birth_date = c.take("birth_date", lambda v: _date(v, today=today, private=True))
     work_unit = c.take("work_unit", lambda v: _text(v, max_len=MAX_TEXT["work_unit"]))
     mobile = c.take("mobile", lambda v: normalize_mobile(_digits_text(v)))
     committee_name = c.take("committee_name", lambda v: _text(v, max_len=128))
@@ -137,33 +166,16 @@ def parse_row(raw: RawRow, *, today: date) -> RosterRow | list[RowError]:
     attending = c.take("members_attending", lambda v: _count(v, minimum=1))
     votes_for = c.take("votes_for", lambda v: _count(v, minimum=0))
     stated_result = c.take("result", _result)
-    year = c.take("year", lambda v: None if _blank(v) else _count(v, minimum=1))
+    year = c.take("year", lambda v: None if _blank(v) else _count(v, minimum=1, maximum=MAX_YEAR))
 
-    identity = None
-    if id_type is not None:
-        identity = c.take(
-            "id_number",
-            lambda v: validate_identity(id_type, _id_number_text(v), country or None, today=today),
-        )
-        if identity is None and id_type is IdType.FOREIGN_PASSPORT and not country:
-            c.errors[-1] = RowError(
-                raw.number,
-                "id_country",
-                "required for a foreign passport (ISO 3166 alpha-3, e.g. USA)",
-            )
+    identity = c.identity(id_type, country_text or None, today) if id_type else None
     if identity is not None:
+        # Neither value is shown: the one in the number is part of it, and the column's own
+        # value is, in the usual case of a mistyped number, the number's true birth date.
         if birth_date is not None and identity.birth_date not in (None, birth_date):
-            c.fail(
-                "birth_date",
-                f"{birth_date.isoformat()} does not match the birth date in "
-                f"the identity number ({identity.birth_date.isoformat()})",
-            )
+            c.fail("birth_date", "does not match the birth date encoded in the identity number")
         if gender is not None and identity.gender not in (None, gender):
-            c.fail(
-                "gender",
-                f"{GENDER_LABELS[gender]} does not match the identity number "
-                f"(which encodes {GENDER_LABELS[identity.gender]})",
-            )
+            c.fail("gender", "does not match the gender encoded in the identity number")
     if birth_date and review_date:
         if review_date <= birth_date:
             c.fail("review_date", "is not after the birth date")
@@ -252,13 +264,18 @@ def _text(value: CellValue, *, required: bool = True, max_len: int = 200) -> str
     return text
 
 
+# Text a spreadsheet would run as a formula (CSV injection): '=' anything, '@' anything, and
+# '+' or '-' before a letter or '(' such as +HYPERLINK(...). A mobile number "+8613800138000",
+# a negative count "-1" or a lone "-" are not formulas.
+_FORMULA = re.compile(r"=|@|[+\-]\s*[A-Za-z(]")
 _WHITESPACE_TO_FOLD = re.compile(r"\s{2,}|[^\S ]")
 _ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @lru_cache(maxsize=65536)
 def _clean_text(raw: str) -> tuple[str, str]:
-    """NFC, trimmed, inner whitespace folded; and a reason if a character is not allowed.
+    """NFC, trimmed, inner whitespace folded; and a reason if a character is not allowed or
+    the text looks like a spreadsheet formula.
 
     Cached: most roster cells (committee, series, work unit, dates) repeat row after row.
     """
@@ -267,6 +284,12 @@ def _clean_text(raw: str) -> tuple[str, str]:
         text = unicodedata.normalize("NFC", text)
     if _WHITESPACE_TO_FOLD.search(text):
         text = re.sub(r"\s+", " ", text)
+    if _FORMULA.match(text):
+        return text, (
+            f"starts with {text[0]!r} and looks like a spreadsheet formula; formulas are not "
+            "accepted (they would run when the data is exported to a spreadsheet again): "
+            "enter the value itself"
+        )
     if text.isascii():
         bad = _ASCII_CONTROL.search(text)
         if bad:
@@ -303,39 +326,56 @@ def _id_number_text(value: CellValue) -> str:
     return _text(value, max_len=40)
 
 
-_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y.%m.%d", "%Y年%m月%d日")
+# The accepted shapes of a date written as text, each exactly: a year of four digits, and a
+# month and day of two digits except where the shape says M or D (one or two digits).
+_DATE_SHAPES = tuple(
+    re.compile(pattern)
+    for pattern in (
+        r"([0-9]{4})-([0-9]{2})-([0-9]{2})",  # YYYY-MM-DD
+        r"([0-9]{4})/([0-9]{1,2})/([0-9]{1,2})",  # YYYY/M/D, YYYY/MM/DD
+        r"([0-9]{4})([0-9]{2})([0-9]{2})",  # YYYYMMDD
+        r"([0-9]{4})\.([0-9]{2})\.([0-9]{2})",  # YYYY.MM.DD
+        r"([0-9]{4})年([0-9]{1,2})月([0-9]{1,2})日",  # YYYY年M月D日
+    )
+)
+_DATE_HINT = "write it as YYYY-MM-DD (also YYYY/M/D, YYYYMMDD, YYYY.MM.DD or YYYY年M月D日)"
 
 
-def _date(value: CellValue, *, today: date) -> date:
+def _date(value: CellValue, *, today: date, private: bool = False) -> date:
+    """A date cell or text. ``private``: the reasons do not repeat the value (a birth date is
+    part of a resident ID number)."""
     if isinstance(value, datetime):
         parsed = value.date()
     elif isinstance(value, date):
         parsed = value
     else:
-        parsed = _parse_date_text(_text(value))
+        text = _text(value)
+        try:
+            parsed = _parse_date_text(text)
+        except FieldError as exc:
+            raise FieldError(exc.reason if private else f"{text!r} {exc.reason}") from None
+    shown = "" if private else f"{parsed.isoformat()} "
     if parsed > today:
-        raise FieldError(f"{parsed.isoformat()} is in the future")
+        raise FieldError(f"{shown}is in the future")
     if parsed.year < 1900:
-        raise FieldError(f"{parsed.isoformat()} is before 1900")
+        raise FieldError(f"{shown}is before 1900")
     return parsed
 
 
 @lru_cache(maxsize=65536)
 def _parse_date_text(text: str) -> date:
-    if len(text) == 10 and text[4] == "-" and text[7] == "-":
-        try:
-            return date.fromisoformat(text)
-        except ValueError:
-            pass
-    for fmt in _DATE_FORMATS:
-        try:
-            return datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    raise FieldError(f"{text!r} is not a date; write it as YYYY-MM-DD")
+    for shape in _DATE_SHAPES:
+        match = shape.fullmatch(text)
+        if match is not None:
+            year, month, day = (int(part) for part in match.groups())
+            try:
+                return date(year, month, day)
+            except ValueError:
+                raise FieldError(f"is not a date: there is no such day; {_DATE_HINT}") from None
+    raise FieldError(f"is not a date; {_DATE_HINT}")
 
 
-def _count(value: CellValue, *, minimum: int) -> int:
+def _count(value: CellValue, *, minimum: int, maximum: int = MAX_COUNT) -> int:
     if isinstance(value, bool):
         raise FieldError("is not a whole number")
     if isinstance(value, float):
@@ -346,11 +386,15 @@ def _count(value: CellValue, *, minimum: int) -> int:
         number = value
     else:
         text = _text(value)
-        if not re.fullmatch(r"[0-9]{1,6}", text):
+        if not re.fullmatch(r"[0-9]+", text):
             raise FieldError(f"{text!r} is not a whole number")
-        number = int(text)
+        # Measured as text first: int() of thousands of digits is slow or refused.
+        digits = text.lstrip("0") or "0"
+        number = int(digits) if len(digits) <= len(str(maximum)) else maximum + 1
     if number < minimum:
         raise FieldError(f"{number} is less than {minimum}")
+    if number > maximum:
+        raise FieldError(f"is more than {maximum}, the largest number this column accepts")
     return number
 
 

@@ -359,3 +359,99 @@ def test_unknown_agency_is_refused(db: Database, tmp_path: Path) -> None:
     path = write_csv(tmp_path / "r.csv", [person_row(0)])
     with pytest.raises(NotFoundError, match="XXRS"):
         import_roster(db, path, agency_code="XXRS", actor=TEST_ACTOR, today=TODAY)
+
+
+def test_csv_rows_are_records_not_lines(db: Database, tmp_path: Path) -> None:
+    rows = [person_row(0, 备注="a\nb\nc"), person_row(1), person_row(2, 系列="魔法")]
+    path = write_csv(tmp_path / "r.csv", rows, headers=(*HEADERS, "备注"))
+    assert path.read_text(encoding="utf-8").count("\n") == 6  # the first row spans three lines
+    report = run_import(db, path)
+    assert [(e.row, e.column) for e in report.errors] == [(4, "series")]
+
+
+def test_csv_error_names_the_file_and_row(db: Database, tmp_path: Path) -> None:
+    path = tmp_path / "r.csv"
+    line = ",".join(person_row(0)[h] for h in HEADERS)
+    huge = "x" * 200_000  # over the csv module's field size limit
+    path.write_text(",".join(HEADERS) + "\n" + line + "\n" + line + f",{huge}\n", encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        run_import(db, path)
+    message = str(caught.value)
+    assert "r.csv" in message and "row 3" in message, message
+
+
+@pytest.mark.parametrize("title", ["2025年度评审通过人员名单", "名单,2025年度", "名单\t"])
+def test_tsv_with_a_title_line_is_split_on_tabs(db: Database, tmp_path: Path, title: str) -> None:
+    rows = [person_row(n) for n in range(2)]
+    lines = [title, "\t".join(HEADERS), *("\t".join(row[h] for h in HEADERS) for row in rows)]
+    path = tmp_path / "r.tsv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = run_import(db, path)
+    assert report.ok, report.errors
+    assert report.results_created == 2
+
+
+def test_csv_whose_cells_hold_tabs_is_still_comma_separated(db: Database, tmp_path: Path) -> None:
+    rows = [person_row(0, 备注="a\tb\tc"), person_row(1)]
+    report = run_import(db, write_csv(tmp_path / "r.csv", rows, headers=(*HEADERS, "备注")))
+    assert report.ok, report.errors
+
+
+def test_utf16_csv_is_read(db: Database, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "r.csv", [person_row(0)], encoding="utf-16")
+    report = run_import(db, path)
+    assert report.ok, report.errors
+    assert report.encoding == "utf-16"
+
+
+def test_truncated_utf16_csv_is_refused(db: Database, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "r.csv", [person_row(0)], encoding="utf-16")
+    path.write_bytes(path.read_bytes()[:-1])  # an odd number of bytes
+    with pytest.raises(InputError, match="UTF-16 BOM but is not UTF-16"):
+        run_import(db, path)
+
+
+def _damage_sheet(path: Path, keep: float) -> None:
+    """Cut the first worksheet's XML after ``keep`` of its length (a truncated download)."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as source:
+        members = {info.filename: source.read(info) for info in source.infolist()}
+    sheet = "xl/worksheets/sheet1.xml"
+    members[sheet] = members[sheet][: int(len(members[sheet]) * keep)]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for name, content in members.items():
+            target.writestr(name, content)
+
+
+@pytest.mark.parametrize("keep", [0.05, 0.5, 0.95], ids=["before-header", "middle", "end"])
+def test_xlsx_with_a_damaged_sheet_is_refused(db: Database, tmp_path: Path, keep: float) -> None:
+    path = write_xlsx(tmp_path / "r.xlsx", [dict(person_row(n)) for n in range(40)])
+    _damage_sheet(path, keep)
+    with pytest.raises(InputError) as caught:
+        run_import(db, path)
+    message = str(caught.value)
+    assert "r.xlsx" in message and "XLSX" in message, message
+    assert counts(db)["ReviewResult"] == 0
+
+
+def test_xlsx_with_a_damaged_sheet_names_the_row(db: Database, tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "r.xlsx", [dict(person_row(n)) for n in range(40)])
+    _damage_sheet(path, 0.5)
+    with pytest.raises(InputError, match=r"the XLSX sheet cannot be read at row \d+"):
+        run_import(db, path)
+
+
+def test_xlsx_numeric_counts_are_bounded(db: Database, tmp_path: Path) -> None:
+    row: dict[str, object] = dict(person_row(0))
+    row["评审委员会人数"] = 3e10
+    row["出席委员数"] = 30_000_000_000
+    row["同意票数"] = 30_000_000_000
+    report = run_import(db, write_xlsx(tmp_path / "r.xlsx", [row]))
+    assert sorted(e.column for e in report.errors) == [
+        "committee_size",
+        "members_attending",
+        "votes_for",
+    ]
+    assert all("more than 9999" in e.reason for e in report.errors)
+    assert counts(db)["ReviewResult"] == 0

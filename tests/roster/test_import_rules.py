@@ -17,16 +17,28 @@ from certsvc.roster.importer import import_roster
 from certsvc.roster.models import Person, ReviewResult, ReviewSession, RosterImport
 from tests.conftest import TEST_ACTOR, TODAY
 from tests.factories import HEADERS, person_row, resident_id, write_csv
+from tests.roster.leaks import leaked_runs
 
 BAD_ROW = 4  # header is row 1; the bad row comes after three good ones (rows 2-4) -> row 5
+PASSPORT = {"证件类型": "护照", "证件号码": "E12345678", "姓名": "John Smith"}
 CASES = [
     # id, overrides of the bad row, blamed column, phrase of the reason
     ("check-character", {"证件号码": resident_id(40)[:-1] + "0"}, "id_number", "check character"),
     ("id-too-short", {"证件号码": "11010519800101"}, "id_number", "18"),
     ("id-15-digit", {"证件号码": "110105800101001"}, "id_number", "2013"),
     ("id-bad-province", {"证件号码": "99" + resident_id(40)[2:]}, "id_number", "province"),
-    ("birth-date-disagrees", {"出生日期": "1970-01-02"}, "birth_date", "does not match"),
-    ("gender-disagrees", {"性别": "女"}, "gender", "does not match"),
+    (
+        "birth-date-disagrees",
+        {"出生日期": "1970-01-02"},
+        "birth_date",
+        "does not match the birth date encoded in the identity number",
+    ),
+    (
+        "gender-disagrees",
+        {"性别": "女"},
+        "gender",
+        "does not match the gender encoded in the identity number",
+    ),
     ("birth-date-not-a-date", {"出生日期": "1980-13-45"}, "birth_date", "not a date"),
     ("birth-date-future", {"出生日期": "2030-01-01"}, "birth_date", "future"),
     ("unknown-id-type", {"证件类型": "驾驶证"}, "id_type", "居民身份证"),
@@ -36,11 +48,21 @@ CASES = [
         "id_country",
         "passport",
     ),
+    ("passport-chinese-country", {**PASSPORT, "国籍": "CHN"}, "id_country", "resident ID"),
+    ("passport-alpha-2-country", {**PASSPORT, "国籍": "US"}, "id_country", "3-letter"),
+    ("passport-country-control", {**PASSPORT, "国籍": "US\x01A"}, "id_country", "U+0001"),
+    ("passport-country-too-long", {**PASSPORT, "国籍": "A" * 300}, "id_country", "at most 16"),
+    ("resident-id-country-too-long", {"国籍": "A" * 300}, "id_country", "at most 16"),
     (
-        "passport-chinese-country",
-        {"证件类型": "护照", "证件号码": "E12345678", "国籍": "CHN", "姓名": "John Smith"},
-        "id_number",
-        "resident ID",
+        "fpr-country-mismatch",
+        {
+            "证件类型": "外国人永久居留身份证",
+            "证件号码": "USA110090001234",
+            "国籍": "GBR",
+            "姓名": "John Smith",
+        },
+        "id_country",
+        "characters 1-3",
     ),
     (
         "hk-permit-bad-format",
@@ -61,6 +83,22 @@ CASES = [
     ("result-not-a-result", {"评审结果": "优秀"}, "result", "通过"),
     ("votes-not-a-number", {"同意票数": "二十"}, "votes_for", "whole number"),
     ("votes-negative", {"同意票数": "-1"}, "votes_for", "whole number"),
+    ("committee-size-huge", {"评审委员会人数": "99999"}, "committee_size", "more than 9999"),
+    ("votes-huge", {"同意票数": "0000000000000000020000"}, "votes_for", "more than 9999"),
+    ("year-huge", {"年度": "20250"}, "year", "more than 9999"),
+    ("birth-date-7-digits", {"出生日期": "1967710"}, "birth_date", "not a date"),
+    ("review-date-6-digits", {"评审日期": "202591"}, "review_date", "not a date"),
+    ("review-date-no-such-day", {"评审日期": "2025-02-29"}, "review_date", "no such day"),
+    ("review-date-dash-1-digit", {"评审日期": "2025-9-12"}, "review_date", "not a date"),
+    (
+        "work-unit-formula",
+        {"工作单位": '=HYPERLINK("http://example.com","某公司")'},
+        "work_unit",
+        "spreadsheet formula",
+    ),
+    ("specialty-formula", {"专业": "@SUM(A1:A9)"}, "specialty", "spreadsheet formula"),
+    ("committee-formula", {"评审委员会": "+cmd|' /C calc'!A0"}, "committee_name", "formula"),
+    ("qualification-formula", {"资格名称": "-HYPERLINK(1)"}, "qualification_name", "formula"),
     (
         "committee-size-zero",
         {"评审委员会人数": "0", "出席委员数": "0", "同意票数": "0"},
@@ -95,7 +133,8 @@ CASES = [
 def test_bad_row_is_reported_and_nothing_is_stored(
     db: Database, tmp_path: Path, overrides: dict[str, str], column: str, phrase: str
 ) -> None:
-    rows = [person_row(0), person_row(1), person_row(2), person_row(40, **overrides)]
+    bad = person_row(40, **overrides)
+    rows = [person_row(0), person_row(1), person_row(2), bad]
     path = write_csv(tmp_path / "roster.csv", rows, headers=(*HEADERS, "年度"))
 
     report = import_roster(db, path, agency_code="BJRS", actor=TEST_ACTOR, today=TODAY)
@@ -106,10 +145,40 @@ def test_bad_row_is_reported_and_nothing_is_stored(
     assert all(row == BAD_ROW + 1 for row, _ in blamed), report.errors
     reason = next(e.reason for e in report.errors if e.column == column)
     assert phrase in reason
-    assert resident_id(40) not in reason  # reasons never echo an identity number
+    # Reasons never repeat any part of the identity number actually in the row (not even the
+    # birth date or check character that a mistyped number shares with the right one).
+    for error in report.errors:
+        assert leaked_runs(bad["证件号码"], error.reason) == [], error
     with db.session() as s:
         for model in (Person, ReviewSession, ReviewResult, RosterImport):
             assert s.exec(select(func.count()).select_from(model)).one() == 0, model
+
+
+def test_passport_without_number_and_country_reports_both(db: Database, tmp_path: Path) -> None:
+    rows = [person_row(0), person_row(1, **{**PASSPORT, "证件号码": "", "国籍": ""})]
+    path = write_csv(tmp_path / "roster.csv", rows)
+
+    report = import_roster(db, path, agency_code="BJRS", actor=TEST_ACTOR, today=TODAY)
+
+    assert sorted((e.row, e.column) for e in report.errors) == [
+        (3, "id_country"),
+        (3, "id_number"),
+    ], report.errors
+    reasons = {e.column: e.reason for e in report.errors}
+    assert "is empty" in reasons["id_number"]
+    assert "needs its issuing country" in reasons["id_country"]
+
+
+def test_bad_country_and_bad_number_are_both_reported(db: Database, tmp_path: Path) -> None:
+    rows = [person_row(0), person_row(1, **{**PASSPORT, "证件号码": "E1234#678", "国籍": "US"})]
+    path = write_csv(tmp_path / "roster.csv", rows)
+
+    report = import_roster(db, path, agency_code="BJRS", actor=TEST_ACTOR, today=TODAY)
+
+    assert sorted((e.row, e.column) for e in report.errors) == [
+        (3, "id_country"),
+        (3, "id_number"),
+    ], report.errors
 
 
 VALID_NAMES = [
