@@ -21,7 +21,7 @@ from certsvc.bootstrap import initialise
 from certsvc.cli.context import CliContext
 from certsvc.keys import service as keys
 from certsvc.keys.files import Passphrase
-from certsvc.keys.models import RootCertificate, SigningKey
+from certsvc.keys.models import PublicationKind, RootCertificate, SigningKey
 from certsvc.publicity.models import Objection, ObjectionChannel, PublicityStatus
 from certsvc.publicity.service import (
     close_publicity,
@@ -124,11 +124,14 @@ def run_demo(ctx: CliContext, *, rows: int, seed: int) -> None:
 
 def _demo_keys(ctx: CliContext) -> None:
     """A root and a signer made on this machine, with generated passphrases kept (0600) in the
-    demo folder: fine for a demo; a bureau keeps its root offline and its passphrases apart."""
+    demo folder: fine for a demo; a bureau keeps its root offline and its passphrases apart.
+    The CRL and trust list are published when a key was made here, or if none is published yet,
+    so running the demo again changes nothing."""
     folder = ctx.settings.data_dir / "demo"
     root_pass = _demo_passphrase(folder / "root.pass")
     signer_pass = _demo_passphrase(folder / "signer.pass")
     now = ctx.now()
+    created = False
     with ctx.db.session() as session:
         if session.exec(select(RootCertificate)).first() is None:
             keys.create_root(
@@ -139,6 +142,7 @@ def _demo_keys(ctx: CliContext) -> None:
                 actor=ctx.actor,
                 now=now,
             )
+            created = True
     with ctx.db.session() as session:
         root = keys.load_root(session, ctx.keystore, root_pass)
         if session.exec(select(SigningKey)).first() is None:
@@ -151,13 +155,20 @@ def _demo_keys(ctx: CliContext) -> None:
                 now=now,
                 passphrase=signer_pass,
             )
+            created = True
         signer = keys.signer_for(session, ctx.settings.agency_code, now)
-        keys.publish_crl(session, root, actor=ctx.actor, now=now)
-        trust = keys.publish_trust_list(session, root, actor=ctx.actor, now=now)
+        if created or keys.latest_publication(session, PublicationKind.CRL) is None:
+            keys.publish_crl(session, root, actor=ctx.actor, now=now)
+        trust = keys.latest_publication(session, PublicationKind.TRUST_LIST)
+        if created or trust is None:
+            trust = keys.publish_trust_list(session, root, actor=ctx.actor, now=now)
+            state = "published"
+        else:
+            state = "already published"
     ctx.console.print(
-        f"7. keys root {root.row.fingerprint[:16]}… in {ctx.keystore.key_dir}, "
+        f"[bold]7. keys[/] root {root.row.fingerprint[:16]}… in {ctx.keystore.key_dir}, "
         f"signer {signer.key_id} for {ctx.settings.agency_code}; trust list "
-        f"{trust.number} published (passphrases for this demo: {folder}/*.pass)"
+        f"{trust.number} {state} (passphrases for this demo: {folder}/*.pass)"
     )
 
 

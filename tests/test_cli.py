@@ -12,6 +12,7 @@ from sqlmodel import col, select
 
 from certsvc.cli import cli
 from certsvc.db.database import Database
+from certsvc.keys.models import TrustPublication
 from certsvc.publicity.models import Objection, ObjectionStatus, PublicityPeriod, PublicityStatus
 from certsvc.roster.models import ReviewResult
 from tests.factories import person_row, write_csv
@@ -161,11 +162,16 @@ def test_demo_builds_the_example_and_can_run_again(
         statuses = sorted(o.status.value for o in s.exec(select(Objection)).all())
     assert periods and all(p.status is PublicityStatus.CLOSED for p in periods)
     assert statuses == sorted(s.value for s in ObjectionStatus)
+    with db_for().session() as s:
+        publications = len(s.exec(select(TrustPublication)).all())
+    assert publications == 2  # a CRL and a trust list
 
     second = run("demo", "--rows", "80").output
     assert "0 results created" in second and "already lodged" in second
+    assert "already published" in second
     with db_for().session() as s:
         assert len(s.exec(select(Objection)).all()) == 3
+        assert len(s.exec(select(TrustPublication)).all()) == publications
 
 
 @pytest.fixture

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import shutil
 import sys
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,13 +17,16 @@ from cryptography.hazmat.primitives import serialization
 from rich.table import Table
 
 from certsvc.cli.context import CliContext
-from certsvc.errors import ConfigError
+from certsvc.errors import ConfigError, InputError
 from certsvc.keys import service
 from certsvc.keys.files import Passphrase
 from certsvc.keys.handles import KeyAlgorithm
-from certsvc.keys.models import KeyBackend, RevocationReason
+from certsvc.keys.models import KeyBackend, RevocationReason, TrustPublication
 
 pass_ctx = click.make_pass_decorator(CliContext)
+ROOT_DAYS = click.IntRange(1, service.ROOT_MAX_DAYS)
+SIGNER_DAYS = click.IntRange(1, service.SIGNER_MAX_DAYS)
+NEXT_UPDATE_DAYS = click.IntRange(1, service.NEXT_UPDATE_MAX_DAYS)
 
 
 def _passphrase(env_var: str | None, file: Path | None, *, what: str, confirm: bool) -> Passphrase:
@@ -49,13 +55,16 @@ def root_passphrase_options(func: click.decorators.FC) -> click.decorators.FC:
 
 
 def _date(text: str | None) -> datetime | None:
+    """An ISO date or time as an instant in UTC; without a zone it is taken to be UTC."""
     if text is None:
         return None
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        raise click.BadParameter(f"{text!r} is not a date or time (YYYY-MM-DD[THH:MM])") from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+        raise click.BadParameter(
+            f"{text!r} is not a date or time (YYYY-MM-DD[THH:MM[+HH:MM]])"
+        ) from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 @click.group()
@@ -65,7 +74,9 @@ def keys() -> None:
 
 @keys.command("init-root")
 @click.option("--organization", default=None, help="Bureau name (default: the agency name).")
-@click.option("--days", default=20 * 365, show_default=True, help="Validity in days.")
+@click.option(
+    "--days", type=ROOT_DAYS, default=20 * 365, show_default=True, help="Validity in days."
+)
 @root_passphrase_options
 @pass_ctx
 def init_root(
@@ -113,11 +124,14 @@ def init_root(
     show_default=True,
     help="file: encrypted key in the key folder; pkcs11: generated in the HSM.",
 )
-@click.option("--days", default=3 * 365, show_default=True, help="Certificate validity.")
+@click.option(
+    "--days", type=SIGNER_DAYS, default=3 * 365, show_default=True, help="Certificate validity."
+)
 @click.option(
     "--active-from",
     default=None,
-    help="When it takes over from the agency's current signer (default: now).",
+    help="When it takes over from the agency's current signer (default: now; not in the "
+    "past). Without a time zone: UTC.",
 )
 @click.option("--passphrase-env", metavar="VARIABLE", help="Signer key passphrase variable.")
 @click.option("--passphrase-file", type=click.Path(path_type=Path))
@@ -211,7 +225,7 @@ def retire(ctx: CliContext, key_id: str) -> None:
     "--at",
     "revoked_at",
     default=None,
-    help="When the key stopped being trustworthy (default: now).",
+    help="When the key stopped being trustworthy (default: now). Without a time zone: UTC.",
 )
 @root_passphrase_options
 @pass_ctx
@@ -245,7 +259,7 @@ def revoke(
 
 
 @keys.command("publish-crl")
-@click.option("--next-update-days", default=30, show_default=True)
+@click.option("--next-update-days", type=NEXT_UPDATE_DAYS, default=30, show_default=True)
 @root_passphrase_options
 @pass_ctx
 def publish_crl(
@@ -272,7 +286,7 @@ def publish_crl(
     default=None,
     help="Folder for the files (default: DATA_DIR/trust).",
 )
-@click.option("--next-update-days", default=30, show_default=True)
+@click.option("--next-update-days", type=NEXT_UPDATE_DAYS, default=30, show_default=True)
 @root_passphrase_options
 @pass_ctx
 def export_trust(
@@ -285,32 +299,77 @@ def export_trust(
     """Sign and publish the trust list (JSON as a JWS, and a PEM bundle) with a fresh CRL."""
     root_pass = _passphrase(root_passphrase_env, root_passphrase_file, what="root", confirm=False)
     folder = out_dir or ctx.settings.data_dir / "trust"
-    with ctx.migrated_db().session() as session:
-        root = service.load_root(session, ctx.keystore, root_pass)
-        now = ctx.now()
-        crl = service.publish_crl(
-            session, root, actor=ctx.actor, now=now, next_update_days=next_update_days
-        )
-        published = service.publish_trust_list(
-            session, root, actor=ctx.actor, now=now, next_update_days=next_update_days
-        )
-        bundle = service.trust_bundle_pem(session)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "trust-list.jws").write_bytes(published.content)
-    payload = published.content.split(b".")[1]
-    decoded = json.loads(base64.urlsafe_b64decode(payload + b"=" * (-len(payload) % 4)))
-    (folder / "trust-list.json").write_text(
-        json.dumps(decoded, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
-    )
-    (folder / "trust-bundle.pem").write_text(bundle, encoding="ascii")
-    (folder / "root.pem").write_text(root.row.certificate_pem, encoding="ascii")
-    (folder / "crl.der").write_bytes(crl.content)
-    crl_pem = x509.load_der_x509_crl(crl.content).public_bytes(serialization.Encoding.PEM)
-    (folder / "crl.pem").write_bytes(crl_pem)
+    # The files are written to a folder inside the target before the publication commits (so a
+    # folder that cannot be written to publishes nothing), and moved into place after.
+    staging: Path | None = None
+    try:
+        with ctx.migrated_db().session() as session:
+            root = service.load_root(session, ctx.keystore, root_pass)
+            now = ctx.now()
+            crl = service.publish_crl(
+                session, root, actor=ctx.actor, now=now, next_update_days=next_update_days
+            )
+            published = service.publish_trust_list(
+                session, root, actor=ctx.actor, now=now, next_update_days=next_update_days
+            )
+            files = _trust_files(published, crl, service.trust_bundle_pem(session), root)
+            staging = _stage(folder, files)
+    except BaseException:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        raise
+    try:
+        for name in files:
+            os.replace(staging / name, folder / name)
+        staging.rmdir()
+    except OSError as exc:
+        raise InputError(
+            f"trust list {published.number} and CRL {crl.number} are published, but moving "
+            f"the files into {folder} failed ({exc.strerror or exc}); they are in {staging}"
+        ) from None
     click.echo(
         f"trust list {published.number} and CRL {crl.number} written to {folder}; "
         f"root fingerprint {root.row.fingerprint}"
     )
+
+
+def _trust_files(
+    published: TrustPublication, crl: TrustPublication, bundle: str, root: service.LoadedRoot
+) -> dict[str, bytes]:
+    payload = published.content.split(b".")[1]
+    decoded = json.loads(base64.urlsafe_b64decode(payload + b"=" * (-len(payload) % 4)))
+    crl_pem = x509.load_der_x509_crl(crl.content).public_bytes(serialization.Encoding.PEM)
+    return {
+        "trust-list.jws": published.content,
+        "trust-list.json": (json.dumps(decoded, ensure_ascii=False, indent=2) + "\n").encode(),
+        "trust-bundle.pem": bundle.encode("ascii"),
+        "root.pem": root.row.certificate_pem.encode("ascii"),
+        "crl.der": crl.content,
+        "crl.pem": crl_pem,
+    }
+
+
+def _stage(folder: Path, files: dict[str, bytes]) -> Path:
+    """``files`` written to a new folder inside ``folder``; ``InputError`` if that fails."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".export-trust-", dir=folder))
+    except OSError as exc:
+        raise InputError(
+            f"cannot write the trust files to {folder}: {exc.strerror or exc}; "
+            "nothing was published"
+        ) from None
+    try:
+        for name, content in files.items():
+            (staging / name).write_bytes(content)
+            os.chmod(staging / name, 0o644)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise InputError(
+            f"cannot write the trust files to {folder}: {exc.strerror or exc}; "
+            "nothing was published"
+        ) from None
+    return staging
 
 
 def register(group: click.Group) -> None:

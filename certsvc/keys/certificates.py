@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -190,9 +190,14 @@ def build_signer_certificate(
 
 @dataclass(frozen=True)
 class RevokedEntry:
+    """One revoked certificate: ``revocation_date`` is when the bureau recorded the revocation
+    (RFC 5280 §5.3.2: the CRL's revocationDate), ``invalidity_date`` when the key is known or
+    suspected to have stopped being trustworthy (§5.3.2's invalidityDate; it may be earlier)."""
+
     serial_number: int
-    revoked_at: datetime
+    revocation_date: datetime
     reason: x509.ReasonFlags
+    invalidity_date: datetime | None = None
 
 
 def build_crl(
@@ -217,14 +222,23 @@ def build_crl(
         )
     )
     for entry in entries:
-        builder = builder.add_revoked_certificate(
+        revoked = (
             x509.RevokedCertificateBuilder()
             .serial_number(entry.serial_number)
-            .revocation_date(entry.revoked_at)
+            .revocation_date(_naive_utc(entry.revocation_date))
             .add_extension(x509.CRLReason(entry.reason), critical=False)
-            .add_extension(
-                x509.InvalidityDate(entry.revoked_at.replace(tzinfo=None)), critical=False
-            )
-            .build()
         )
+        if entry.invalidity_date is not None:
+            revoked = revoked.add_extension(
+                x509.InvalidityDate(_naive_utc(entry.invalidity_date)), critical=False
+            )
+        builder = builder.add_revoked_certificate(revoked.build())
     return builder.sign(root_key, _hash_for(root_key))
+
+
+def _naive_utc(value: datetime) -> datetime:
+    """``value`` converted to UTC, without its zone (how X.509 encoders take a time). A naive
+    ``value`` is taken to be UTC already."""
+    if value.tzinfo is None:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None)

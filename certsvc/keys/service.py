@@ -1,29 +1,42 @@
 """Key management: create the root, issue and rotate signers, retire, revoke, publish.
 
 Every function takes the open database session of its transaction and writes its audit event
-there; key files are created before the rows that name them and removed again if the
-transaction fails, so a failure leaves neither a row without a key nor a key without a row.
+there. Key material (key files, the root certificate file, HSM keys) is created before the rows
+that name it and is tied to that transaction: it is removed at once if the function fails, and
+again when the transaction ends without committing (a failed commit, a rollback, a session
+closed without commit), so a failure leaves neither a row without a key nor a key without a row,
+and a retry starts from a clean key folder.
+
+Times: every instant is stored and compared in UTC. A revoked signer's ``revoked_at`` is when
+its key stopped being trustworthy (the compromise time, which may be back-dated; the CRL's
+invalidityDate); the time the bureau recorded the revocation (the CRL's revocationDate,
+RFC 5280 §5.3.2) is kept in the revocation's audit event.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
+from sqlalchemy import event
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, col, select
 
 from certsvc.agencies.models import Agency
 from certsvc.agencies.service import get_agency
 from certsvc.audit.events import Action, record
-from certsvc.errors import KeyStoreError, NotFoundError, StateError
+from certsvc.audit.models import AuditEvent
+from certsvc.errors import InputError, KeyStoreError, NotFoundError, StateError
 from certsvc.keys import certificates as certs
 from certsvc.keys.files import (
     FilePrivateKey,
@@ -31,6 +44,7 @@ from certsvc.keys.files import (
     SigningPrivateKey,
     generate_private_key,
     read_private_key,
+    secure_key_folder,
     write_private_key,
 )
 from certsvc.keys.handles import KeyAlgorithm, PrivateKeyHandle
@@ -44,11 +58,15 @@ from certsvc.keys.models import (
     TrustPublication,
 )
 from certsvc.keys.pkcs11 import Pkcs11Config, Pkcs11KeyRef, delete_key, generate_key, open_key
-from certsvc.keys.trust_list import FORMAT_VERSION, sign_trust_list
+from certsvc.keys.trust_list import FORMAT_VERSION, TrustStatus, sign_trust_list
 
 ROOT_KEY_FILE = "root/root.key.pem"
 ROOT_CERT_FILE = "root/root.cert.pem"
 CRL_PATH = "/.well-known/certsvc/crl.der"
+ROOT_MAX_DAYS = 36500
+SIGNER_MAX_DAYS = 3650
+NEXT_UPDATE_MAX_DAYS = 366
+_log = logging.getLogger(__name__)
 _REASON_FLAGS = {
     RevocationReason.KEY_COMPROMISE: x509.ReasonFlags.key_compromise,
     RevocationReason.AFFILIATION_CHANGED: x509.ReasonFlags.affiliation_changed,
@@ -68,6 +86,13 @@ class KeyStore:
 
     def path(self, relative: str) -> Path:
         return self.key_dir / relative
+
+    def private_path(self, relative: str, *, create: bool = False) -> Path:
+        """Where the private key ``relative`` lives, after checking (with ``create``: making)
+        its folders: kept 0700, never writable by group or others."""
+        path = self.path(relative)
+        secure_key_folder(self.key_dir, Path(relative).parent, create=create)
+        return path
 
     @property
     def crl_url(self) -> str:
@@ -96,13 +121,18 @@ def create_root(
     algorithm: KeyAlgorithm = KeyAlgorithm.ECDSA_P384,
     days: int = 20 * 365,
 ) -> RootCertificate:
+    _check_days(days, ROOT_MAX_DAYS, "a root")
+    now = _utc(now, "now")
     existing = session.exec(select(RootCertificate)).first()
     if existing is not None:
         raise StateError(f"a root already exists (fingerprint {existing.fingerprint})")
+    key_path = store.private_path(ROOT_KEY_FILE, create=True)
     key = generate_private_key(algorithm)
     certificate = certs.build_root_certificate(key, organization=organization, now=now, days=days)
-    with _new_file(store.path(ROOT_KEY_FILE), key, passphrase):
-        _write_public(store.path(ROOT_CERT_FILE), certs.to_pem(certificate))
+    with (
+        _new_file(session, key_path, key, passphrase),
+        _new_public_file(session, store.path(ROOT_CERT_FILE), certs.to_pem(certificate)),
+    ):
         root = RootCertificate(
             fingerprint=certs.fingerprint(certificate),
             subject=certificate.subject.rfc4514_string()[:255],
@@ -146,7 +176,7 @@ def current_root(session: Session) -> RootCertificate:
 def load_root(session: Session, store: KeyStore, passphrase: Passphrase) -> LoadedRoot:
     row = current_root(session)
     certificate = certs.load_pem(row.certificate_pem)
-    key = FilePrivateKey(read_private_key(store.path(row.key_file), passphrase))
+    key = FilePrivateKey(read_private_key(store.private_path(row.key_file), passphrase))
     if _spki(key.public_key) != _spki(certificate.public_key()):
         raise KeyStoreError(
             f"the key in {store.path(row.key_file)} does not belong to the root "
@@ -174,10 +204,19 @@ def issue_signer(
 ) -> SigningKey:
     """A new document signer for the agency. If the agency has a signer already, the new one
     takes over at ``active_from`` (default now) and the old ones stop signing then."""
+    _check_days(days, SIGNER_MAX_DAYS, "a signer")
+    now = _utc(now, "now")
     agency = get_agency(session, agency_code)
-    start = active_from or now
+    start = now if active_from is None else _utc(active_from, "active-from")
     not_after = now + timedelta(days=days)
-    if not now - timedelta(days=1) <= start < not_after:
+    if start < now - certs.CLOCK_SKEW:
+        raise StateError(
+            f"active-from {start:%Y-%m-%d %H:%M} UTC lies in the past; a new signer takes over "
+            f"from now ({now:%Y-%m-%d %H:%M} UTC) at the earliest, or what the current signer "
+            "has already signed would look signed after its retirement"
+        )
+    start = max(start, now)  # within the clock skew: from now
+    if start >= not_after:
         raise StateError(
             f"active-from {start:%Y-%m-%d} must lie within the new certificate's "
             f"validity ({now:%Y-%m-%d} to {not_after:%Y-%m-%d})"
@@ -188,7 +227,7 @@ def issue_signer(
             f"({root.certificate.not_valid_after_utc:%Y-%m-%d}); issue it for fewer "
             "days or roll the root over first"
         )
-    with _new_key(store, backend, algorithm, passphrase, agency) as (public_key, key_ref):
+    with _new_key(session, store, backend, algorithm, passphrase, agency) as (public_key, key_ref):
         key_id = certs.key_id_for(public_key)
         if session.exec(select(SigningKey).where(SigningKey.key_id == key_id)).first():
             raise StateError(f"a signer with key id {key_id} exists already")
@@ -262,6 +301,7 @@ def _schedule_retirement(
 
 
 def retire_signer(session: Session, *, key_id: str, actor: str, now: datetime) -> SigningKey:
+    now = _utc(now, "now")
     signer = get_signer(session, key_id)
     if signer.status is not SignerStatus.ACTIVE:
         raise StateError(f"signer {key_id} is already {signer.status.value}")
@@ -276,6 +316,7 @@ def retire_signer(session: Session, *, key_id: str, actor: str, now: datetime) -
         subject_id=key_id,
         details={"retire_at": signer.retire_at.isoformat(), "cause": "retired by staff"},
     )
+    _reinstate_predecessors(session, signer, actor=actor, now=now)
     return signer
 
 
@@ -291,7 +332,10 @@ def revoke_signer(
     now: datetime,
 ) -> tuple[SigningKey, TrustPublication]:
     """Revoke a signer from ``revoked_at`` (it may lie in the past: the compromise date) and
-    publish a new CRL in the same transaction."""
+    publish a new CRL in the same transaction. ``now``, when the bureau records the
+    revocation, becomes the CRL entry's revocationDate; ``revoked_at`` its invalidityDate."""
+    now = _utc(now, "now")
+    revoked_at = _utc(revoked_at, "the revocation time")
     signer = get_signer(session, key_id)
     if signer.status is SignerStatus.REVOKED:
         raise StateError(f"signer {key_id} was already revoked on {signer.revoked_at:%Y-%m-%d}")
@@ -307,10 +351,66 @@ def revoke_signer(
         actor=actor,
         subject_type="signing_key",
         subject_id=key_id,
-        details={"reason": reason.value, "revoked_at": revoked_at.isoformat()},
+        details={
+            "reason": reason.value,
+            "revoked_at": revoked_at.isoformat(),
+            "recorded_at": now.isoformat(),
+        },
     )
+    _reinstate_predecessors(session, signer, actor=actor, now=now)
     session.flush()
     return signer, publish_crl(session, root, actor=actor, now=now)
+
+
+def _reinstate_predecessors(
+    session: Session, withdrawn: SigningKey, *, actor: str, now: datetime
+) -> list[str]:
+    """``withdrawn`` was retired or revoked before it took over: the signers it was to supersede
+    get back the retirement they have without it (the next remaining successor's start, or
+    none), so the agency is not left without a signer on the day ``withdrawn`` would have
+    started."""
+    if withdrawn.active_from <= now or withdrawn.id is None:
+        return []
+    agency_signers = session.exec(
+        select(SigningKey)
+        .where(SigningKey.agency_id == withdrawn.agency_id)
+        .order_by(col(SigningKey.id))
+    ).all()
+    reinstated = []
+    for old in agency_signers:
+        if (
+            old.id is None
+            or old.id >= withdrawn.id
+            or old.status is not SignerStatus.ACTIVE
+            or old.retire_at != max(withdrawn.active_from, old.active_from)
+        ):
+            continue
+        successors = [
+            max(later.active_from, old.active_from)
+            for later in agency_signers
+            if later.id is not None
+            and later.id > old.id
+            and later.id != withdrawn.id
+            and later.status is SignerStatus.ACTIVE
+        ]
+        retire_at = min(successors, default=None)
+        if retire_at == old.retire_at:
+            continue
+        old.retire_at = retire_at
+        session.add(old)
+        reinstated.append(old.key_id)
+        record(
+            session,
+            Action.KEY_SIGNER_RETIRE,
+            actor=actor,
+            subject_type="signing_key",
+            subject_id=old.key_id,
+            details={
+                "retire_at": retire_at.isoformat() if retire_at else None,
+                "cause": f"successor {withdrawn.key_id} withdrawn before it took over",
+            },
+        )
+    return reinstated
 
 
 def get_signer(session: Session, key_id: str) -> SigningKey:
@@ -334,6 +434,22 @@ def signing_refusal(signer: SigningKey, at: datetime) -> str | None:
     if at < signer.active_from or at < signer.not_before:
         return f"signer {signer.key_id} only signs from {signer.active_from:%Y-%m-%d %H:%M}"
     return None
+
+
+def effective_status(signer: SigningKey, at: datetime) -> TrustStatus:
+    """What the trust list says of ``signer`` at ``at``: revoked; retired (by staff, or its
+    retirement time has come); expired; pending (its start has not come); or active."""
+    if signer.status is SignerStatus.REVOKED:
+        return TrustStatus.REVOKED
+    if signer.status is SignerStatus.RETIRED or (
+        signer.retire_at is not None and signer.retire_at <= at
+    ):
+        return TrustStatus.RETIRED
+    if at >= signer.not_after:
+        return TrustStatus.EXPIRED
+    if at < signer.active_from:
+        return TrustStatus.PENDING
+    return TrustStatus.ACTIVE
 
 
 def signer_for(session: Session, agency_code: str, at: datetime) -> SigningKey:
@@ -368,7 +484,7 @@ def open_signer(
     if signer.backend is KeyBackend.FILE:
         if passphrase is None:
             raise KeyStoreError(f"signer {signer.key_id} needs its key passphrase")
-        handle = FilePrivateKey(read_private_key(store.path(signer.key_ref), passphrase))
+        handle = FilePrivateKey(read_private_key(store.private_path(signer.key_ref), passphrase))
     else:
         handle = open_key(store.pkcs11_config(), Pkcs11KeyRef.parse(signer.key_ref))
     if _spki(handle.public_key) != _spki(certs.load_pem(signer.certificate_pem).public_key()):
@@ -382,19 +498,26 @@ def open_signer(
 def publish_crl(
     session: Session, root: LoadedRoot, *, actor: str, now: datetime, next_update_days: int = 30
 ) -> TrustPublication:
+    """A CRL listing every revoked signer of ``root``: revocationDate is when the revocation
+    was recorded, invalidityDate when the key stopped being trustworthy."""
+    _check_days(next_update_days, NEXT_UPDATE_MAX_DAYS, "the next update")
+    now = _utc(now, "now")
     revoked = session.exec(
-        select(SigningKey).where(
-            SigningKey.root_id == root.row.id, SigningKey.status == SignerStatus.REVOKED
-        )
+        select(SigningKey)
+        .where(SigningKey.root_id == root.row.id, SigningKey.status == SignerStatus.REVOKED)
+        .order_by(col(SigningKey.id))
     ).all()
-    entries = [
-        certs.RevokedEntry(
-            int(s.serial_number, 16),
-            s.revoked_at or now,
-            _REASON_FLAGS[s.revocation_reason or RevocationReason.UNSPECIFIED],
+    entries = []
+    for s in revoked:
+        invalid_since = s.revoked_at or now
+        entries.append(
+            certs.RevokedEntry(
+                int(s.serial_number, 16),
+                min(_revocation_recorded_at(session, s, fallback=invalid_since), now),
+                _REASON_FLAGS[s.revocation_reason or RevocationReason.UNSPECIFIED],
+                invalid_since,
+            )
         )
-        for s in revoked
-    ]
     number = _next_number(session, PublicationKind.CRL)
     next_update = now + timedelta(days=next_update_days)
     crl = certs.build_crl(
@@ -420,9 +543,36 @@ def publish_crl(
     )
 
 
+def _revocation_recorded_at(
+    session: Session, signer: SigningKey, *, fallback: datetime
+) -> datetime:
+    """When the bureau recorded ``signer``'s revocation: the ``recorded_at`` of its revocation
+    audit event (the event's own time for events written before it was recorded there)."""
+    revocation = session.exec(
+        select(AuditEvent)
+        .where(
+            AuditEvent.action == Action.KEY_SIGNER_REVOKE.value,
+            AuditEvent.subject_type == "signing_key",
+            AuditEvent.subject_id == signer.key_id,
+        )
+        .order_by(col(AuditEvent.id).desc())
+    ).first()
+    if revocation is None:
+        return fallback
+    recorded = revocation.details.get("recorded_at")
+    if isinstance(recorded, str):
+        try:
+            return _utc(datetime.fromisoformat(recorded), "recorded_at")
+        except (ValueError, InputError):
+            pass
+    return revocation.occurred_at
+
+
 def publish_trust_list(
     session: Session, root: LoadedRoot, *, actor: str, now: datetime, next_update_days: int = 30
 ) -> TrustPublication:
+    _check_days(next_update_days, NEXT_UPDATE_MAX_DAYS, "the next update")
+    now = _utc(now, "now")
     agencies = {a.id: a for a in session.exec(select(Agency))}
     signers = session.exec(
         select(SigningKey).where(SigningKey.root_id == root.row.id).order_by(col(SigningKey.id))
@@ -448,7 +598,7 @@ def publish_trust_list(
                 "agency_code": agencies[s.agency_id].code,
                 "agency_name": agencies[s.agency_id].name,
                 "algorithm": s.algorithm.value,
-                "status": s.status.value,
+                "status": effective_status(s, now).value,
                 "serial_number": s.serial_number,
                 "not_before": s.not_before.isoformat(),
                 "not_after": s.not_after.isoformat(),
@@ -545,46 +695,134 @@ def _spki(public_key: CertificatePublicKeyTypes) -> bytes:
     )
 
 
-def _write_public(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path.write_text(text, encoding="ascii")
-    os.chmod(path, 0o644)
+def _utc(value: datetime, what: str) -> datetime:
+    """``value`` as an aware UTC datetime; a naive one is refused (its zone is unknown)."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InputError(f"{what} ({value.isoformat()}) has no time zone")
+    return value.astimezone(UTC)
+
+
+def _check_days(days: int, maximum: int, what: str) -> None:
+    if not 1 <= days <= maximum:
+        raise InputError(f"{what} needs between 1 and {maximum} days, not {days}")
+
+
+# Key material made in a transaction, and how to remove it again, until that transaction
+# commits. Kept in ``session.info``; the listeners below run it when the transaction ends
+# without a commit.
+_UNDO = "certsvc.keys.undo"
+
+
+@dataclass(eq=False)
+class _Undo:
+    what: str
+    action: Callable[[], None]
+
+    def run(self) -> None:
+        try:
+            self.action()
+        except Exception as exc:  # the failure that led here matters more: only warn
+            _log.warning("could not remove %s after a failed transaction: %s", self.what, exc)
+
+
+def _forget_undo(session: Session) -> None:
+    """``after_commit``: the outermost transaction committed; its key material stays."""
+    if session.get_nested_transaction() is None:
+        session.info.pop(_UNDO, None)
+
+
+def _run_undo(session: Session, transaction: SessionTransaction) -> None:
+    """``after_transaction_end``: the outermost transaction ended; what is still pending was
+    not committed (commit failed, rolled back, or closed without commit), so remove it."""
+    if transaction.parent is None:
+        for undo in reversed(session.info.pop(_UNDO, None) or []):
+            undo.run()
 
 
 @contextmanager
-def _new_file(path: Path, key: SigningPrivateKey, passphrase: Passphrase) -> Iterator[None]:
-    """Write a key file; delete it again if the block that records it fails."""
-    write_private_key(path, key, passphrase)
+def _undo_unless_committed(
+    session: Session, what: str, action: Callable[[], None]
+) -> Iterator[None]:
+    """Run ``action`` if the block fails, or later if the session's transaction does not
+    commit."""
+    if not event.contains(session, "after_transaction_end", _run_undo):
+        event.listen(session, "after_commit", _forget_undo)
+        event.listen(session, "after_transaction_end", _run_undo)
+    if not session.in_transaction():
+        session.begin()
+    undo = _Undo(what, action)
+    session.info.setdefault(_UNDO, []).append(undo)
     try:
         yield
     except BaseException:
-        path.unlink(missing_ok=True)
+        pending: list[_Undo] = session.info.get(_UNDO, [])
+        if undo in pending:
+            pending.remove(undo)
+            undo.run()
         raise
+
+
+def _write_public(path: Path, text: str) -> None:
+    """Write a public file (0644) whole or not at all: through a temporary file and a rename."""
+    try:
+        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as handle:
+                handle.write(text)
+            os.chmod(temporary, 0o644)
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise KeyStoreError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+@contextmanager
+def _new_public_file(session: Session, path: Path, text: str) -> Iterator[None]:
+    """Write a public file that belongs to rows made in ``session``; removed unless they commit."""
+    _write_public(path, text)
+    with _undo_unless_committed(session, f"the file {path}", lambda: path.unlink(missing_ok=True)):
+        yield
+
+
+@contextmanager
+def _new_file(
+    session: Session, path: Path, key: SigningPrivateKey, passphrase: Passphrase
+) -> Iterator[None]:
+    """Write a key file; it is deleted again if the block that records it fails, or if
+    ``session``'s transaction does not commit."""
+    write_private_key(path, key, passphrase)
+    with _undo_unless_committed(
+        session, f"the key file {path}", lambda: path.unlink(missing_ok=True)
+    ):
+        yield
 
 
 @contextmanager
 def _new_key(
+    session: Session,
     store: KeyStore,
     backend: KeyBackend,
     algorithm: KeyAlgorithm,
     passphrase: Passphrase | None,
     agency: Agency,
 ) -> Iterator[tuple[CertificatePublicKeyTypes, Callable[[str], str]]]:
-    """Generate a signer key (file or HSM); remove it again if the block fails."""
+    """Generate a signer key (file or HSM); it is removed again if the block fails, or if
+    ``session``'s transaction does not commit."""
     if backend is KeyBackend.FILE:
         if passphrase is None:
             raise KeyStoreError("a file-backed signer needs a passphrase to encrypt its key")
         key = generate_private_key(algorithm)
         public = key.public_key()
         name = f"signers/{certs.key_id_for(public)}.key.pem"
-        with _new_file(store.path(name), key, passphrase):
+        with _new_file(session, store.private_path(name, create=True), key, passphrase):
             yield public, lambda _key_id: name
         return
     config = store.pkcs11_config()
     label = f"certsvc {agency.code} {datetime.now():%Y%m%d%H%M%S%f}"
     ref, public_key = generate_key(config, algorithm, label)
-    try:
+    with _undo_unless_committed(
+        session, f"the HSM key {ref.uri()}", lambda: delete_key(config, ref)
+    ):
         yield public_key, lambda _key_id: ref.uri()
-    except BaseException:
-        delete_key(config, ref)
-        raise

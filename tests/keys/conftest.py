@@ -1,4 +1,5 @@
-"""A SoftHSM2 token store for the PKCS#11 tests, made once per test session.
+"""Fixtures of the key tests: a key store with a root, a signer helper, and a SoftHSM2 token
+store for the PKCS#11 tests, made once per test session.
 
 SoftHSM2 reads ``SOFTHSM2_CONF`` when the library is initialised, and python-pkcs11 (like
 ``certsvc.keys.pkcs11``) loads the library once per process. So the configuration is written and
@@ -12,11 +13,17 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from certsvc.db.database import Database
+from certsvc.keys import service
+from certsvc.keys.files import Passphrase
+from certsvc.keys.models import SigningKey
 from certsvc.keys.pkcs11 import Pkcs11Config
+from tests.conftest import TEST_ACTOR
 
 MODULE_CANDIDATES = [
     Path("/usr/lib/softhsm/libsofthsm2.so"),
@@ -68,3 +75,50 @@ def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoftHsm]:
 @pytest.fixture
 def pkcs11_config(softhsm: SoftHsm) -> Pkcs11Config:
     return softhsm.config()
+
+
+ROOT_PASS = Passphrase.checked("root passphrase for tests", "test")
+SIGNER_PASS = Passphrase.checked("signer passphrase for tests", "test")
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> service.KeyStore:
+    return service.KeyStore(tmp_path / "keys", "https://zc.example.gov.cn")
+
+
+@pytest.fixture
+def root(db: Database, store: service.KeyStore) -> service.LoadedRoot:
+    with db.session() as s:
+        service.create_root(
+            s,
+            store,
+            organization="北京市人力资源和社会保障局",
+            passphrase=ROOT_PASS,
+            actor=TEST_ACTOR,
+            now=T0 - DAY,
+        )
+    with db.session() as s:
+        return service.load_root(s, store, ROOT_PASS)
+
+
+def issue(
+    db: Database,
+    store: service.KeyStore,
+    root: service.LoadedRoot,
+    *,
+    now: datetime = T0,
+    **kwargs: object,
+) -> SigningKey:
+    with db.session() as s:
+        return service.issue_signer(
+            s,
+            store,
+            root,
+            agency_code="BJRS",
+            actor=TEST_ACTOR,
+            now=now,
+            passphrase=SIGNER_PASS,
+            **kwargs,
+        )  # type: ignore[arg-type]
