@@ -124,7 +124,8 @@ def sign(
 def inspect(ctx: CliContext, file: Path, as_json: bool, show_personal_data: bool) -> None:
     """Show a document's attached record, QR token and signature, without judging them."""
     contents = read_contents(file.read_bytes())
-    record = contents.record
+    attached = contents.record
+    record = None if attached is None else attached.as_dict()
     if record is not None and not show_personal_data:
         record["holder"]["id_number"] = "(hidden; --show-personal-data prints it)"
     token: dict[str, Any] | None = None

@@ -23,6 +23,7 @@ from certsvc.documents.token import (
     sign_token,
     verification_url,
 )
+from certsvc.errors import StateError
 
 VERIFY_PATH = "/verify"
 
@@ -55,7 +56,18 @@ class DocumentFactory:
         return self.base_url + VERIFY_PATH
 
     def prepare(self, record: DocumentRecord) -> DocumentRecord:
-        """The record as this factory will sign it: with this signer's key id."""
+        """The record as this factory will sign it: with this signer's key id. A record of
+        another agency is refused: its page would carry this agency's seal and signature."""
+        if self.material.agency_code and record.agency_code != self.material.agency_code:
+            raise StateError(
+                f"record {record.document_number} is issued by agency {record.agency_code}, "
+                f"but the signer {self.material.key_id} belongs to {self.material.agency_code}"
+            )
+        if self.material.signer_name and record.agency_name != self.material.signer_name:
+            raise StateError(
+                f"record {record.document_number} names the agency {record.agency_name!r}, "
+                f"but the signer belongs to {self.material.signer_name!r}"
+            )
         return dataclasses.replace(record, signer_key_id=self.material.key_id)
 
     def make(self, record: DocumentRecord) -> IssuedDocument:

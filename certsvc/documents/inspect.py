@@ -15,7 +15,7 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 
-from certsvc.documents.record import RECORD_FILENAME, TOKEN_FILENAME
+from certsvc.documents.record import RECORD_FILENAME, TOKEN_FILENAME, DocumentRecord
 from certsvc.errors import InputError
 
 
@@ -36,14 +36,27 @@ class DocumentContents:
     revisions: int
 
     @property
-    def record(self) -> dict[str, Any] | None:
+    def record(self) -> DocumentRecord | None:
+        """The attached record, checked against the record format; InputError if damaged."""
         data = self.attachments.get(RECORD_FILENAME)
-        return None if data is None else dict(json.loads(data))
+        if data is None:
+            return None
+        try:
+            return DocumentRecord.from_dict(json.loads(data))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise InputError(
+                f"the attached {RECORD_FILENAME} is not a certsvc record: {type(exc).__name__}"
+            ) from None
 
     @property
     def token(self) -> str | None:
         data = self.attachments.get(TOKEN_FILENAME)
-        return None if data is None else data.decode("ascii").strip()
+        if data is None:
+            return None
+        try:
+            return data.decode("ascii").strip()
+        except UnicodeDecodeError:
+            raise InputError(f"the attached {TOKEN_FILENAME} is not a token") from None
 
 
 def open_pdf(data: bytes) -> PdfFileReader:

@@ -54,6 +54,7 @@ def load_signing_material(
         tsa_url=tsa_url or None,
         signer_name=agency.name,
         location=agency.name,
+        agency_code=agency.code,
     )
 
 

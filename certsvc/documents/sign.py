@@ -118,8 +118,9 @@ class SigningMaterial:
     tsa_url: str | None = None
     # a ready timestamper instead of tsa_url (tests use pyHanko's in-process TSA)
     timestamper: timestamps.TimeStamper | None = None
-    signer_name: str = ""
+    signer_name: str = ""  # the agency's name: the signature's /Name and the seal's rim
     location: str = ""
+    agency_code: str = ""  # records of another agency are refused
 
 
 class DocumentSigner:
@@ -177,12 +178,20 @@ class DocumentSigner:
             _asn1_certificate(material.root),
         ]
         self._dss_crls = [asn1_crl.CertificateList.load(der) for der in material.crls]
-        self._meta_prepared_dss = dataclasses.replace(self._meta, embed_validation_info=False)
+        # The prepared chain and CRL go into the DSS directly; the signer and its CRL were
+        # checked when the material was loaded (load_signing_material), not per document.
+        self._meta_prepared_dss = dataclasses.replace(
+            self._meta, embed_validation_info=False, validation_context=None
+        )
 
     @property
     def level(self) -> str:
-        """The PAdES baseline level: validation data embedded, timestamped with a TSA."""
-        return "B-LT" if self._timestamper is None else "B-LT with signature timestamp (B-T)"
+        """What a validator will find. Without a TSA there is no trusted signing time, so the
+        document validates only while the signer certificate is valid (B-B, with the chain and
+        CRL already in the DSS); with a TSA it is B-T plus that validation data."""
+        if self._timestamper is None:
+            return "PAdES B-B (chain and CRL in the DSS)"
+        return "PAdES B-T (chain and CRL in the DSS)"
 
     def sign(self, unsigned_pdf: bytes, record: DocumentRecord, token_text: str) -> bytes:
         """Attach the record and the token, and sign: one incremental update."""
@@ -245,13 +254,13 @@ class DocumentSigner:
         assert isinstance(output, io.BytesIO)
         return output.getvalue()
 
-    def _reserve(self) -> int | None:
-        # A fixed reservation avoids pyHanko's size estimate (a second signing pass). The
-        # chain, the CRL and a timestamp token fit comfortably in 24 KiB; the CRL grows with
-        # revocations, so leave room proportional to it.
+    def _reserve(self) -> int:
+        # A fixed reservation avoids pyHanko's size estimate (a second signing pass). It is
+        # counted in hex digits, two per byte of CMS: the signer and root certificates and the
+        # signed attributes take about 2 KiB, an RSA signature 384 bytes, a timestamp token
+        # with its TSA chain a few KiB. The CRL is in the DSS, not in the CMS.
         if self._bytes_reserved is None:
-            extra = sum(len(c) for c in self.material.crls)
-            self._bytes_reserved = 16384 + 2 * extra + (8192 if self._timestamper else 0)
+            self._bytes_reserved = 2 * (6144 + (8192 if self._timestamper else 0))
         return self._bytes_reserved
 
     def close(self) -> None:

@@ -113,7 +113,7 @@ def test_text_extracts_back_to_the_record(
 
 def test_record_and_token_are_attached_and_agree(issued: IssuedDocument, chain: Chain) -> None:
     contents = read_contents(issued.pdf)
-    assert contents.record == issued.record.as_dict()
+    assert contents.record == issued.record
     assert contents.token == issued.token_text
     claims = verify_token(decode_token(contents.token), chain.signer.public_key())
     assert claims.document_number == issued.record.document_number
