@@ -17,8 +17,12 @@ from pathlib import Path
 
 from sqlmodel import col, select
 
+from certsvc.agencies.service import get_agency
 from certsvc.bootstrap import initialise
 from certsvc.cli.context import CliContext
+from certsvc.documents.factory import DocumentFactory
+from certsvc.documents.material import load_signing_material, renderer_for
+from certsvc.documents.record import DocumentRecord, DocumentType
 from certsvc.keys import service as keys
 from certsvc.keys.files import Passphrase
 from certsvc.keys.models import PublicationKind, RootCertificate, SigningKey
@@ -32,7 +36,8 @@ from certsvc.publicity.service import (
 )
 from certsvc.roster.generator import RosterSpec, write_roster
 from certsvc.roster.importer import import_roster
-from certsvc.roster.models import ReviewResult, ReviewSession
+from certsvc.roster.models import Person, ReviewResult, ReviewSession
+from certsvc.roster.queries import session_results
 
 REVIEW_DATE = date(2025, 9, 12)
 PUBLICITY_START = date(2025, 9, 26)  # the Friday before National Day 2025
@@ -116,9 +121,71 @@ def run_demo(ctx: CliContext, *, rows: int, seed: int) -> None:
         f"issuance, {held_total} held by an open objection, {withdrawn_total} withdrawn"
     )
     _demo_keys(ctx)
+    _demo_documents(ctx, session_ids[0])
     out.print(
         "next: `certsvc session list`, `certsvc publicity status 1`, `certsvc objection list`, "
-        "`certsvc keys list`"
+        "`certsvc keys list`, `certsvc document inspect data/demo/documents/certificate.pdf`"
+    )
+
+
+def _demo_documents(ctx: CliContext, session_id: int) -> None:
+    """A sample certificate and notice for the first cleared candidate, signed by the
+    agency's signer. Samples only: numbering, the registry and batches come with issuance."""
+    folder = ctx.settings.data_dir / "demo" / "documents"
+    targets = {kind: folder / f"{kind.value}.pdf" for kind in DocumentType}
+    if all(path.exists() for path in targets.values()):
+        ctx.console.print(f"8. documents: samples already in {folder}")
+        return
+    now = ctx.now()
+    with ctx.db.session() as session:
+        material = load_signing_material(
+            session,
+            ctx.keystore,
+            agency_code=ctx.settings.agency_code,
+            at=now,
+            passphrase=_demo_passphrase(ctx.settings.data_dir / "demo" / "signer.pass"),
+        )
+        cleared = session_results(session, session_id)
+        result_id = next(line.result_id for line in cleared if line.standing == "cleared")
+        result = session.get(ReviewResult, result_id)
+        assert result is not None
+        person = session.get(Person, result.person_id)
+        review = session.get(ReviewSession, result.session_id)
+        agency = get_agency(session, ctx.settings.agency_code)
+        assert person is not None and review is not None
+    factory = DocumentFactory(
+        renderer_for(ctx.settings), material, base_url=ctx.settings.public_base_url
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        for kind, path in targets.items():
+            record = DocumentRecord(
+                document_type=kind,
+                document_number=f"{review.year}-{agency.region_code}-DEMO-{result_id:06d}",
+                holder_name=person.name,
+                id_type=person.id_type,
+                id_number=person.id_number,
+                gender=person.gender,
+                birth_date=person.birth_date,
+                work_unit=person.work_unit,
+                series=review.series,
+                specialty=review.specialty,
+                level=review.level,
+                qualification_name=review.qualification_name,
+                committee_name=review.committee_name,
+                qualified_on=review.review_date,
+                agency_code=agency.code,
+                agency_name=agency.name,
+                issued_on=ctx.today(),
+                signer_key_id=material.key_id,
+            )
+            issued = factory.make(record)
+            path.write_bytes(issued.pdf)
+    finally:
+        factory.close()
+    ctx.console.print(
+        f"8. documents: sample certificate and notice for {person.name} signed by "
+        f"{material.key_id} in {folder} (samples: not registered, numbers marked DEMO)"
     )
 
 
@@ -166,7 +233,7 @@ def _demo_keys(ctx: CliContext) -> None:
         else:
             state = "already published"
     ctx.console.print(
-        f"[bold]7. keys[/] root {root.row.fingerprint[:16]}… in {ctx.keystore.key_dir}, "
+        f"7. keys root {root.row.fingerprint[:16]}… in {ctx.keystore.key_dir}, "
         f"signer {signer.key_id} for {ctx.settings.agency_code}; trust list "
         f"{trust.number} {state} (passphrases for this demo: {folder}/*.pass)"
     )

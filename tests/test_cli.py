@@ -154,6 +154,7 @@ def test_demo_builds_the_example_and_can_run_again(
         "5. objections",
         "6. close",
         "7. keys",
+        "8. documents",
     ):
         assert step in first
     assert "2025-09-26 to 2025-10-09" in first
