@@ -43,12 +43,23 @@ def create_engine(url: str, *, echo: bool = False) -> sa.Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, echo=echo)
+        engine = sa.create_engine(url, echo=echo, hide_parameters=True)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
+    connect_args: dict[str, Any] = {}
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = str(parsed.set(drivername="postgresql+psycopg").render_as_string(False))
-    return sa.create_engine(url, echo=echo, pool_pre_ping=True)
+    if sa.make_url(url).drivername == "postgresql+psycopg":
+        # No server-side prepared statements: psycopg prepares a query on its fifth run, and
+        # PostgreSQL may then keep a generic plan costed while the tables were small as one
+        # transaction (a roster import) grows them, e.g. a sequential scan comparing every
+        # person with each of 2,000 numbers. Each statement is planned for its own values.
+        connect_args["prepare_threshold"] = None
+    # hide_parameters: with CERTSVC_SQL_ECHO on, logged statements must not carry values
+    # such as identity numbers.
+    return sa.create_engine(
+        url, echo=echo, pool_pre_ping=True, connect_args=connect_args, hide_parameters=True
+    )
 
 
 class Database:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, col, select
 
 from certsvc.agencies.models import Agency
@@ -123,11 +124,22 @@ def import_roster(
     except _RollbackError:
         report.import_id = None
     except sa.exc.IntegrityError as exc:
+        # Name the constraint only: the driver's message quotes the conflicting row, which
+        # holds an identity number.
         raise InputError(
             f"{path.name}: another import stored some of these records at the same time "
-            f"({exc.orig}); run the import again"
-        ) from exc
+            f"(constraint {_constraint_name(exc)}); run the import again"
+        ) from None
     return report
+
+
+def _constraint_name(exc: sa.exc.IntegrityError) -> str:
+    diag = getattr(exc.orig, "diag", None)  # psycopg
+    name = getattr(diag, "constraint_name", None)
+    if name:
+        return str(name)
+    text = str(exc.orig)  # sqlite3: "UNIQUE constraint failed: person.id_type, ..."
+    return text.split(":", 1)[0] if ":" in text else "unknown"
 
 
 class _Importer:
@@ -152,6 +164,8 @@ class _Importer:
                 f"no issuing agency with code {agency_code!r}; see `certsvc agency list`"
             )
         self.agency_id = agency.id
+        self.dialect = session.get_bind().dialect
+        self.postgres = self.dialect.name == "postgresql"
         self.sessions: dict[SessionKey, _SessionState] = {}
         self.persons: dict[IdentityKey, _PersonState] = {}
         self.seen_results: dict[tuple[SessionKey, IdentityKey], int] = {}
@@ -169,6 +183,7 @@ class _Importer:
                     self.report.errors.extend(parsed)
                 else:
                     rows.append(parsed)
+            self._load_stored_sessions(rows)
             self._load_stored_persons(rows)
             accepted = [row for row in rows if self._check_against_earlier(row)]
             self._store(accepted)
@@ -203,7 +218,7 @@ class _Importer:
     def _check_session(self, row: RosterRow) -> bool:
         state = self.sessions.get(row.session)
         if state is None:
-            state = self._stored_session(row) or _SessionState(
+            state = _SessionState(
                 None,
                 row.number,
                 row.qualification_name,
@@ -229,36 +244,56 @@ class _Importer:
                 )
         return ok
 
-    def _stored_session(self, row: RosterRow) -> _SessionState | None:
-        key = row.session
-        found = self.s.exec(
-            select(ReviewSession, col(PublicityPeriod.start_date))
-            .join(
-                PublicityPeriod,
-                col(PublicityPeriod.session_id) == col(ReviewSession.id),
-                isouter=True,
+    def _load_stored_sessions(self, rows: Sequence[RosterRow]) -> None:
+        """The stored sessions that ``rows`` name for the first time, into ``self.sessions``."""
+        wanted: dict[SessionKey, RosterRow] = {}
+        for row in rows:
+            if row.session not in self.sessions:
+                wanted.setdefault(row.session, row)
+        if not wanted:
+            return
+        table, publicity = _table(ReviewSession), _table(PublicityPeriod)
+        query = (
+            sa.select(
+                table.c.id,
+                table.c.year,
+                table.c.committee_name,
+                table.c.series,
+                table.c.specialty,
+                table.c.level,
+                table.c.qualification_name,
+                table.c.committee_size,
+                table.c.review_date,
+                publicity.c.start_date,
             )
+            .select_from(table.outerjoin(publicity, publicity.c.session_id == table.c.id))
             .where(
-                ReviewSession.agency_id == self.agency_id,
-                ReviewSession.year == key.year,
-                ReviewSession.committee_name == key.committee_name,
-                ReviewSession.series == key.series,
-                ReviewSession.specialty == key.specialty,
-                ReviewSession.level == key.level,
+                table.c.agency_id == self.agency_id,
+                table.c.year.in_(sorted({key.year for key in wanted})),
             )
-        ).first()
-        if found is None:
-            return None
-        stored, publicity_since = found
-        return _SessionState(
-            stored.id,
-            row.number,
-            stored.qualification_name,
-            stored.committee_size,
-            stored.review_date,
-            True,
-            publicity_since,
         )
+        names = sorted({key.committee_name for key in wanted})
+        for where in self._in(table.c.committee_name, names):
+            for found in self.s.connection().execute(query.where(where)):
+                key = SessionKey(
+                    year=found.year,
+                    committee_name=found.committee_name,
+                    series=found.series,
+                    specialty=found.specialty,
+                    level=found.level,
+                )
+                first = wanted.get(key)
+                if first is None:
+                    continue
+                self.sessions[key] = _SessionState(
+                    found.id,
+                    first.number,
+                    found.qualification_name,
+                    found.committee_size,
+                    found.review_date,
+                    stored=True,
+                    publicity_since=found.start_date,
+                )
 
     def _load_stored_persons(self, rows: Sequence[RosterRow]) -> None:
         wanted = {row.identity_key for row in rows} - self.persons.keys()
@@ -277,8 +312,9 @@ class _Importer:
             table.c.work_unit,
             table.c.mobile,
         )
-        for batch in _chunks(sorted({number for _, _, number in wanted}), 500):
-            for found in self.s.connection().execute(query.where(table.c.id_number.in_(batch))):
+        numbers = sorted({number for _, _, number in wanted})
+        for where in self._in(table.c.id_number, numbers):
+            for found in self.s.connection().execute(query.where(where)):
                 key = (found.id_type, found.id_country, found.id_number)
                 if key not in wanted:
                     continue
@@ -332,8 +368,7 @@ class _Importer:
             return
         if self.writing:
             self._ensure_import_row()
-            for row in rows:
-                self._create_session(row)
+            self._create_sessions(rows)
             self._write_persons(rows)
         stored_results = self._stored_results(rows)
         new_results: list[dict[str, Any]] = []
@@ -367,13 +402,12 @@ class _Importer:
                         "members_attending": row.members_attending,
                         "votes_for": row.votes_for,
                         "passed": row.passed,
-                        "import_id": self._import_id,
                         "source_row": row.number,
-                        "created_at": self.now,
                     }
                 )
         if new_results and self.writing:
-            self.s.connection().execute(_table(ReviewResult).insert(), new_results)
+            common = {"import_id": self._import_id, "created_at": self.now}
+            self._insert(_table(ReviewResult), new_results, common)
             self.report.results_created += len(new_results)
 
     @property
@@ -401,28 +435,46 @@ class _Importer:
             self.s.add(self.import_row)
             self.s.flush()
 
-    def _create_session(self, row: RosterRow) -> None:
-        state = self.sessions[row.session]
-        if state.id is not None:
+    def _create_sessions(self, rows: Sequence[RosterRow]) -> None:
+        new: dict[SessionKey, RosterRow] = {}
+        for row in rows:
+            if self.sessions[row.session].id is None:
+                new.setdefault(row.session, row)
+        if not new:
             return
-        key = row.session
-        created = ReviewSession(
-            agency_id=self.agency_id,
-            year=key.year,
-            committee_name=key.committee_name,
-            series=key.series,
-            specialty=key.specialty,
-            level=key.level,
-            qualification_name=row.qualification_name,
-            committee_size=row.committee_size,
-            review_date=row.review_date,
-            import_id=self._import_id,
-            created_at=self.now,
+        values = [
+            {
+                "year": key.year,
+                "committee_name": key.committee_name,
+                "series": key.series,
+                "specialty": key.specialty,
+                "level": key.level,
+                "qualification_name": row.qualification_name,
+                "committee_size": row.committee_size,
+                "review_date": row.review_date,
+            }
+            for key, row in new.items()
+        ]
+        common = {"agency_id": self.agency_id, "import_id": self._import_id, "created_at": self.now}
+        table = _table(ReviewSession)
+        returning = (
+            table.c.id,
+            table.c.year,
+            table.c.committee_name,
+            table.c.series,
+            table.c.specialty,
+            table.c.level,
         )
-        self.s.add(created)
-        self.s.flush()
-        state.id = created.id
-        self.report.sessions_created += 1
+        for created in self._insert(table, values, common, returning):
+            key = SessionKey(
+                year=created.year,
+                committee_name=created.committee_name,
+                series=created.series,
+                specialty=created.specialty,
+                level=created.level,
+            )
+            self.sessions[key].id = created.id
+        self.report.sessions_created += len(new)
 
     def _write_persons(self, rows: Sequence[RosterRow]) -> None:
         new: list[RosterRow] = []
@@ -447,18 +499,15 @@ class _Importer:
                     "birth_date": row.birth_date,
                     "work_unit": row.work_unit,
                     "mobile": row.mobile,
-                    "created_at": self.now,
-                    "updated_at": self.now,
                 }
                 for row in new
             ]
             # RETURNING the identity with the id: asking for parameter order instead makes
             # SQLAlchemy fall back to one INSERT per row on SQLite.
             table = _table(Person)
-            statement = table.insert().returning(
-                table.c.id, table.c.id_type, table.c.id_country, table.c.id_number
-            )
-            for inserted in self.s.connection().execute(statement, values):
+            returning = (table.c.id, table.c.id_type, table.c.id_country, table.c.id_number)
+            common = {"created_at": self.now, "updated_at": self.now}
+            for inserted in self._insert(table, values, common, returning):
                 key = (inserted.id_type, inserted.id_country, inserted.id_number)
                 self.persons[key].id = inserted.id
             self.report.persons_created += len(new)
@@ -508,8 +557,9 @@ class _Importer:
             table.c.session_id, table.c.person_id, table.c.members_attending, table.c.votes_for
         )
         found: dict[tuple[int, int], tuple[int, int]] = {}
-        for batch in _chunks(sorted({person_id for _, person_id in pairs}), 500):
-            for result in self.s.connection().execute(query.where(table.c.person_id.in_(batch))):
+        person_ids = sorted({person_id for _, person_id in pairs})
+        for where in self._in(table.c.person_id, person_ids):
+            for result in self.s.connection().execute(query.where(where)):
                 if (result.session_id, result.person_id) not in pairs:
                     continue
                 found[(result.session_id, result.person_id)] = (
@@ -517,6 +567,80 @@ class _Importer:
                     result.votes_for,
                 )
         return found
+
+    # -- statements ---------------------------------------------------------------------
+
+    def _in(
+        self, column: sa.Column[Any], values: Sequence[Any]
+    ) -> Iterator[sa.ColumnElement[bool]]:
+        """Conditions that together select the rows whose ``column`` is one of ``values``.
+
+        PostgreSQL: one ``= ANY`` of an array parameter, a short statement whatever the count
+        (planned for the values given: see ``create_engine`` in ``certsvc.db.database``).
+        SQLite: ``IN`` lists of at most 500 values.
+        """
+        if not values:
+            return
+        if self.postgres:
+            yield column == sa.any_(self._parameter(column, list(values), array=True))
+        else:
+            for batch in _chunks(values, 500):
+                yield column.in_(batch)
+
+    def _insert(
+        self,
+        table: sa.Table,
+        values: Sequence[dict[str, Any]],
+        common: dict[str, Any],
+        returning: Sequence[sa.Column[Any]] = (),
+    ) -> sa.CursorResult[Any]:
+        """Insert one row per dictionary in ``values`` (all with the same keys), each also
+        with the columns in ``common``; return ``returning`` of the rows inserted.
+
+        PostgreSQL: one ``INSERT ... SELECT FROM unnest(<an array per column>)``. Given as an
+        executemany, psycopg sends one statement per row; with RETURNING, SQLAlchemy sends
+        statements of thousands of placeholders, which psycopg re-parses in Python each time.
+        SQLite: an executemany (batched by SQLAlchemy when there is a RETURNING).
+        """
+        if self.postgres:
+            names = list(values[0])
+            arrays = [
+                self._parameter(table.c[name], [value[name] for value in values], array=True)
+                for name in names
+            ]
+            source = sa.func.unnest(*arrays).table_valued(*names).render_derived()
+            shared = [self._parameter(table.c[name], value) for name, value in common.items()]
+            statement = table.insert().from_select([*names, *common], sa.select(*source.c, *shared))
+            parameters: list[dict[str, Any]] | None = None
+        else:
+            statement = table.insert().values(common)
+            parameters = list(values)
+        if returning:
+            statement = statement.returning(*returning)
+        return self.s.connection().execute(statement, parameters)
+
+    def _parameter(
+        self, column: sa.Column[Any], value: Any, *, array: bool = False
+    ) -> sa.BindParameter[Any]:
+        """A parameter for ``column`` on PostgreSQL (with ``array``: a list of its values).
+
+        A string column's is cast to unbounded ``VARCHAR``: an explicit cast to ``VARCHAR(n)``
+        would silently cut an over-long value short, where the column rejects it. The value
+        is first made what the column stores (an enum member its value).
+        """
+        column_type = column.type
+        if isinstance(column_type, sa.TypeDecorator):
+            string = isinstance(column_type.impl_instance, sa.String)
+        else:
+            string = isinstance(column_type, sa.String)
+        if string:
+            process = column_type.dialect_impl(self.dialect).bind_processor(self.dialect)
+            if process is not None:
+                value = [process(item) for item in value] if array else process(value)
+            column_type = sa.String()
+        if array:
+            column_type = postgresql.ARRAY(column_type)
+        return sa.bindparam(f"{column.name}_{'values' if array else 'common'}", value, column_type)
 
     def _finish(self) -> None:
         assert self.import_row is not None

@@ -455,3 +455,46 @@ def test_xlsx_numeric_counts_are_bounded(db: Database, tmp_path: Path) -> None:
     ]
     assert all("more than 9999" in e.reason for e in report.errors)
     assert counts(db)["ReviewResult"] == 0
+
+
+def test_concurrent_import_conflict_names_the_constraint_not_the_row(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A race with another import surfaces as an integrity error; its message must not
+    quote the conflicting row (it holds the identity number)."""
+    rows = [person_row(0)]
+    run_import(db, write_csv(tmp_path / "a.csv", rows))
+    # pretend the stored person was not there when this import looked (a concurrent import)
+    monkeypatch.setattr(
+        "certsvc.roster.importer._Importer._load_stored_persons", lambda self, rows: None
+    )
+    with pytest.raises(InputError) as caught:
+        run_import(db, write_csv(tmp_path / "b.csv", [person_row(0, 专业="网络工程")]))
+    message = str(caught.value)
+    assert "at the same time" in message
+    assert rows[0]["证件号码"] not in message and rows[0]["证件号码"][:6] not in message
+
+
+def test_sql_echo_never_logs_identity_numbers(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, database_url: str
+) -> None:
+    import logging
+
+    from certsvc.bootstrap import initialise
+    from certsvc.config import Settings
+
+    settings = Settings.from_env({}, data_dir=tmp_path, database_url=database_url)
+    echoing = Database(database_url, echo=True)
+    initialise(echoing, settings, actor=TEST_ACTOR)
+    row = person_row(0)
+    with caplog.at_level(logging.INFO, logger="sqlalchemy.engine"):
+        report = import_roster(
+            echoing,
+            write_csv(tmp_path / "r.csv", [row]),
+            agency_code="BJRS",
+            actor=TEST_ACTOR,
+            today=TODAY,
+        )
+    echoing.dispose()
+    assert report.ok and "INSERT" in caplog.text
+    assert row["证件号码"] not in caplog.text
