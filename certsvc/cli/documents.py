@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,19 +34,24 @@ def _record(path: Path | None, kind: str) -> DocumentRecord:
         raise InputError(f"{path} is not a certsvc record: {exc}") from None
 
 
+def record_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--record FILE (default: a sample record) and --type for it."""
+    func = click.option("--type", "kind", type=TYPE, default="certificate", show_default=True)(func)
+    return click.option(
+        "--record",
+        "record_path",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="A record (certsvc-record JSON); default: a sample.",
+    )(func)
+
+
 @click.group("document")
 def document() -> None:
     """Single documents: preview a layout, sign one, look inside one."""
 
 
 @document.command("render")
-@click.option(
-    "--record",
-    "record_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="A record (certsvc-record JSON); default: a sample.",
-)
-@click.option("--type", "kind", type=TYPE, default="certificate", show_default=True)
+@record_options
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True)
 @pass_ctx
 def render(ctx: CliContext, record_path: Path | None, kind: str, out: Path) -> None:
@@ -59,13 +65,7 @@ def render(ctx: CliContext, record_path: Path | None, kind: str, out: Path) -> N
 
 
 @document.command("sign")
-@click.option(
-    "--record",
-    "record_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="A record (certsvc-record JSON); default: a sample.",
-)
-@click.option("--type", "kind", type=TYPE, default="certificate", show_default=True)
+@record_options
 @click.option("--agency", "agency_code", default=None)
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True)
 @click.option("--passphrase-env", metavar="VARIABLE", help="Signer key passphrase variable.")
