@@ -50,7 +50,7 @@ def run_demo(ctx: CliContext, *, rows: int, seed: int) -> None:
     db = ctx.db
     init = initialise(db, settings, actor=ctx.actor)
     out.print(
-        f"1. database {settings.display()['database_url']} at revision "
+        f"1. database: {settings.display()['database_url']} at revision "
         f"{init.revision_after}; agency {settings.agency_code} ({settings.agency_name})"
     )
 
@@ -60,7 +60,7 @@ def run_demo(ctx: CliContext, *, rows: int, seed: int) -> None:
         roster_path, RosterSpec(rows=rows, seed=seed, year=2025, review_date=REVIEW_DATE)
     )
     out.print(
-        f"2. roster {roster_path}: {manifest.rows} rows in {manifest.sessions} review sessions"
+        f"2. roster: {roster_path}: {manifest.rows} rows in {manifest.sessions} review sessions"
     )
 
     report = import_roster(
@@ -69,7 +69,7 @@ def run_demo(ctx: CliContext, *, rows: int, seed: int) -> None:
     if not report.ok:
         raise RuntimeError(f"the demo roster did not import: {report.errors[:3]}")
     out.print(
-        f"3. import {report.results_created} results created, "
+        f"3. import: {report.results_created} results created, "
         f"{report.results_unchanged} already stored, {report.persons_created} persons"
     )
 
@@ -94,7 +94,7 @@ def run_demo(ctx: CliContext, *, rows: int, seed: int) -> None:
                 opened += 1
     end = ctx.calendar.working_day_end(PUBLICITY_START, settings.publicity_working_days)
     out.print(
-        f"4. publicity opened for {opened} session(s) from {PUBLICITY_START} "
+        f"4. publicity: opened for {opened} session(s) from {PUBLICITY_START} "
         f"to {end}: {settings.publicity_working_days} working days across National Day "
         "(the make-up Sunday 28 September counts, 1–8 October do not)"
     )
@@ -117,7 +117,7 @@ def run_demo(ctx: CliContext, *, rows: int, seed: int) -> None:
                     f"objection {', '.join(map(str, held.objection_ids))}"
                 )
     out.print(
-        f"6. close publicity closed: {cleared_total} results cleared for "
+        f"6. close: publicity closed: {cleared_total} results cleared for "
         f"issuance, {held_total} held by an open objection, {withdrawn_total} withdrawn"
     )
     _demo_keys(ctx)
@@ -233,7 +233,7 @@ def _demo_keys(ctx: CliContext) -> None:
         else:
             state = "already published"
     ctx.console.print(
-        f"7. keys root {root.row.fingerprint[:16]}… in {ctx.keystore.key_dir}, "
+        f"7. keys: root {root.row.fingerprint[:16]}… in {ctx.keystore.key_dir}, "
         f"signer {signer.key_id} for {ctx.settings.agency_code}; trust list "
         f"{trust.number} {state} (passphrases for this demo: {folder}/*.pass)"
     )
@@ -257,7 +257,7 @@ def _demo_objections(ctx: CliContext, session_id: int, today: date) -> None:
             .where(ReviewResult.session_id == session_id)
         ).first()
         if existing is not None:
-            ctx.console.print("5. objections already lodged")
+            ctx.console.print("5. objections: already lodged")
             return
         passing = session.exec(
             select(ReviewResult.id)
@@ -291,6 +291,6 @@ def _demo_objections(ctx: CliContext, session_id: int, today: date) -> None:
                     actor=ctx.actor,
                 )
     ctx.console.print(
-        f"5. objections three lodged in session {session_id}: one "
+        f"5. objections: three lodged in session {session_id}: one "
         "upheld (result withdrawn), one dismissed, one still open (held)"
     )
