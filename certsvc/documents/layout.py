@@ -78,6 +78,7 @@ class TextBlock:
     leading: float = 1.6
     indent: float = 0.0
     color: Color = BLACK
+    max_lines: int = 0  # more wrapped lines than this is refused (0: no limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +102,7 @@ class FieldBox:
     y: float
     value_x: float
     width: float
+    max_lines: int = 2  # after shrinking to min_value_size; more would overprint the next row
 
 
 @dataclass(frozen=True, slots=True)

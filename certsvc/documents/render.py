@@ -27,7 +27,7 @@ from certsvc.documents.fonts import FontPaths, FontSet, load_fonts
 from certsvc.documents.layout import Border, Layout, QrBox, TextBlock, load_layouts
 from certsvc.documents.record import DocumentRecord, DocumentType
 from certsvc.documents.seal import draw_seal
-from certsvc.errors import ConfigError
+from certsvc.errors import ConfigError, InputError
 from certsvc.roster.identity import GENDER_LABELS, ID_TYPE_LABELS
 
 QrMatrix = Sequence[Sequence[int]]  # rows of modules, true (1) = dark; segno's .matrix fits
@@ -208,6 +208,11 @@ class Renderer:
         text.setFillColorRGB(*block.color)
         indent = block.indent * block.size
         lines = self.wrap(content, block.size, block.width, indent)
+        if block.max_lines and len(lines) > block.max_lines:
+            raise InputError(
+                f"the text {block.text[:12]}… takes {len(lines)} lines where the layout has "
+                f"room for {block.max_lines}: a value in it is too long for this layout"
+            )
         for i, line in enumerate(lines):
             x = block.x + (indent if i == 0 else 0.0)
             if block.align != "left":
@@ -229,7 +234,13 @@ class Renderer:
             width = self.fonts.width(value, size)
             if box.width and width > box.width:  # smaller type first, then more lines
                 size = max(style.min_value_size, size * box.width / width)
-            for i, line in enumerate(self.wrap(value, size, box.width)):
+            lines = self.wrap(value, size, box.width)
+            if box.max_lines and len(lines) > box.max_lines:
+                raise InputError(
+                    f"{box.label or box.name} is too long for the layout: it takes {len(lines)} "
+                    f"lines at {size:.0f} pt where there is room for {box.max_lines}"
+                )
+            for i, line in enumerate(lines):
                 self._line(text, box.value_x, box.y - i * size * style.leading, line, size)
 
     def _line(self, text: PDFTextObject, x: float, y: float, line: str, size: float) -> None:

@@ -332,3 +332,31 @@ def test_long_text_wraps_by_measured_width(renderer: Renderer) -> None:
     )  # + hanging punctuation
     assert not any(line.startswith(("，", "。")) for line in lines)
     assert any("ABC-123456" in line for line in lines)  # codes are not broken
+
+
+@pytest.mark.parametrize(
+    ("kind", "changes", "phrase"),
+    [
+        (DocumentType.NOTICE, {"committee_name": "北" * 100}, "room for 5"),
+        (DocumentType.CERTIFICATE, {"work_unit": "北京" * 100}, "工作单位 is too long"),
+        (DocumentType.NOTICE, {"committee_name": "北" * 200}, "too long"),
+    ],
+    ids=["notice-body", "certificate-work-unit", "notice-committee"],
+)
+def test_values_too_long_for_the_layout_are_refused_not_overprinted(
+    renderer: Renderer, matrix: Matrix, kind: DocumentType, changes: dict[str, str], phrase: str
+) -> None:
+    from certsvc.errors import InputError
+
+    with pytest.raises(InputError, match=phrase):
+        render(renderer, matrix, sample_record(document_type=kind, **changes))
+
+
+def test_longest_stored_values_that_fit_still_render(renderer: Renderer, matrix: Matrix) -> None:
+    record = sample_record(
+        document_type=DocumentType.NOTICE,
+        committee_name="北" * 64,
+        work_unit="京" * 40,
+        holder_name="阿依古丽·买买提热合曼",
+    )
+    assert render(renderer, matrix, record).startswith(b"%PDF-")
