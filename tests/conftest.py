@@ -10,14 +10,16 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from click.testing import CliRunner, Result
 
 from certsvc.bootstrap import initialise
+from certsvc.cli import cli
 from certsvc.config import Settings
 from certsvc.db.database import Database, create_engine
 from certsvc.db.schema import metadata
@@ -93,3 +95,33 @@ def db(settings: Settings) -> Iterator[Database]:
 @pytest.fixture
 def calendar() -> WorkingDayCalendar:
     return WorkingDayCalendar()
+
+
+def cli_invoker(
+    tmp_path: Path,
+    database_url: str,
+    *,
+    actor: str,
+    secrets: Mapping[str, str] = {},
+    environment: Mapping[str, str] = {},
+) -> Callable[..., Result]:
+    """``invoke(*args, code=0)``: run ``certsvc`` on this test's database and key folder,
+    check the exit code, and check that no value in ``secrets`` (passphrases handed over
+    through environment variables of the same names) reaches the output."""
+    env = {
+        "CERTSVC_DATA_DIR": str(tmp_path / "data"),
+        "CERTSVC_DATABASE_URL": database_url,
+        "CERTSVC_KEY_DIR": str(tmp_path / "keys"),
+        "CERTSVC_ACTOR": actor,
+        **secrets,
+        **environment,
+    }
+
+    def invoke(*args: str, code: int = 0) -> Result:
+        result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+        assert result.exit_code == code, result.output
+        for value in secrets.values():
+            assert value not in result.output
+        return result
+
+    return invoke

@@ -15,6 +15,7 @@ from certsvc.db.database import Database
 from certsvc.keys.models import TrustPublication
 from certsvc.publicity.models import Objection, ObjectionStatus, PublicityPeriod, PublicityStatus
 from certsvc.roster.models import ReviewResult
+from tests.conftest import cli_invoker
 from tests.factories import person_row, write_csv
 
 Run = Callable[..., Result]
@@ -22,19 +23,7 @@ Run = Callable[..., Result]
 
 @pytest.fixture
 def run(tmp_path: Path, database_url: str) -> Run:
-    env = {
-        "CERTSVC_DATA_DIR": str(tmp_path / "data"),
-        "CERTSVC_DATABASE_URL": database_url,
-        "CERTSVC_KEY_DIR": str(tmp_path / "keys"),
-        "CERTSVC_ACTOR": "alice",
-    }
-
-    def invoke(*args: str, code: int = 0) -> Result:
-        result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
-        assert result.exit_code == code, result.output
-        return result
-
-    return invoke
+    return cli_invoker(tmp_path, database_url, actor="alice")
 
 
 def test_commands_before_init_ask_for_it(run: Run, db_for: Callable[[], Database]) -> None:

@@ -354,9 +354,3 @@ def _attach(
             af_relationship=generic.NameObject("/Data"),
         ),
     )
-
-
-def seal_box_for(center: tuple[float, float], radius: float) -> tuple[int, int, int, int]:
-    """The signature widget's rectangle over a seal of ``radius`` around ``center``."""
-    x, y = center
-    return (round(x - radius), round(y - radius), round(x + radius), round(y + radius))

@@ -287,17 +287,25 @@ def _schedule_retirement(
     ):
         if old.retire_at is None or old.retire_at > start:
             old.retire_at = max(start, old.active_from)
-            session.add(old)
             superseded.append(old.key_id)
-            record(
-                session,
-                Action.KEY_SIGNER_RETIRE,
-                actor=actor,
-                subject_type="signing_key",
-                subject_id=old.key_id,
-                details={"retire_at": old.retire_at.isoformat(), "cause": "rotation"},
-            )
+            _save_retirement(session, old, actor=actor, cause="rotation")
     return superseded
+
+
+def _save_retirement(session: Session, signer: SigningKey, *, actor: str, cause: str) -> None:
+    """Store a changed ``retire_at`` and audit it (``None``: signing again without end)."""
+    session.add(signer)
+    record(
+        session,
+        Action.KEY_SIGNER_RETIRE,
+        actor=actor,
+        subject_type="signing_key",
+        subject_id=signer.key_id,
+        details={
+            "retire_at": signer.retire_at.isoformat() if signer.retire_at else None,
+            "cause": cause,
+        },
+    )
 
 
 def retire_signer(session: Session, *, key_id: str, actor: str, now: datetime) -> SigningKey:
@@ -307,15 +315,7 @@ def retire_signer(session: Session, *, key_id: str, actor: str, now: datetime) -
         raise StateError(f"signer {key_id} is already {signer.status.value}")
     signer.status = SignerStatus.RETIRED
     signer.retire_at = now if signer.retire_at is None else min(signer.retire_at, now)
-    session.add(signer)
-    record(
-        session,
-        Action.KEY_SIGNER_RETIRE,
-        actor=actor,
-        subject_type="signing_key",
-        subject_id=key_id,
-        details={"retire_at": signer.retire_at.isoformat(), "cause": "retired by staff"},
-    )
+    _save_retirement(session, signer, actor=actor, cause="retired by staff")
     _reinstate_predecessors(session, signer, actor=actor, now=now)
     return signer
 
@@ -397,18 +397,12 @@ def _reinstate_predecessors(
         if retire_at == old.retire_at:
             continue
         old.retire_at = retire_at
-        session.add(old)
         reinstated.append(old.key_id)
-        record(
+        _save_retirement(
             session,
-            Action.KEY_SIGNER_RETIRE,
+            old,
             actor=actor,
-            subject_type="signing_key",
-            subject_id=old.key_id,
-            details={
-                "retire_at": retire_at.isoformat() if retire_at else None,
-                "cause": f"successor {withdrawn.key_id} withdrawn before it took over",
-            },
+            cause=f"successor {withdrawn.key_id} withdrawn before it took over",
         )
     return reinstated
 

@@ -315,10 +315,6 @@ def get_period(session: Session, session_id: int) -> PublicityPeriod:
     return _require_period(session, session_id)
 
 
-def list_periods(session: Session) -> list[PublicityPeriod]:
-    return list(session.exec(select(PublicityPeriod).order_by(col(PublicityPeriod.id))).all())
-
-
 def _review_session(session: Session, session_id: int) -> ReviewSession:
     review = session.get(ReviewSession, session_id)
     if review is None:

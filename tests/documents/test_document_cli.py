@@ -7,10 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from certsvc.cli import cli
 from certsvc.documents.record import sample_record
+from tests.conftest import cli_invoker
 
 ROOT_PASS = "root passphrase for cli tests"
 SIGNER_PASS = "signer passphrase for cli tests"
@@ -19,20 +19,12 @@ Run = Callable[..., Result]
 
 @pytest.fixture
 def run(tmp_path: Path, database_url: str) -> Run:
-    env = {
-        "CERTSVC_DATA_DIR": str(tmp_path / "data"),
-        "CERTSVC_DATABASE_URL": database_url,
-        "CERTSVC_KEY_DIR": str(tmp_path / "keys"),
-        "CERTSVC_ACTOR": "clerk",
-        "ROOT_PASS": ROOT_PASS,
-        "SIGNER_PASS": SIGNER_PASS,
-    }
-
-    def invoke(*args: str, code: int = 0) -> Result:
-        result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
-        assert result.exit_code == code, result.output
-        return result
-
+    invoke = cli_invoker(
+        tmp_path,
+        database_url,
+        actor="clerk",
+        secrets={"ROOT_PASS": ROOT_PASS, "SIGNER_PASS": SIGNER_PASS},
+    )
     invoke("init")
     return invoke
 

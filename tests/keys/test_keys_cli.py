@@ -9,13 +9,12 @@ from pathlib import Path
 
 import pytest
 import sqlmodel
-from click.testing import CliRunner, Result
 from sqlmodel import select
 
-from certsvc.cli import cli
 from certsvc.db.database import Database
 from certsvc.keys.models import SigningKey, TrustPublication
 from certsvc.keys.trust_list import verify_trust_list
+from tests.conftest import cli_invoker
 
 ROOT_PASS = "correct horse battery staple"
 SIGNER_PASS = "another long signer passphrase"
@@ -23,22 +22,13 @@ SIGNER_PASS = "another long signer passphrase"
 
 @pytest.fixture
 def run(tmp_path: Path, database_url: str):  # type: ignore[no-untyped-def]
-    env = {
-        "CERTSVC_DATA_DIR": str(tmp_path / "data"),
-        "CERTSVC_DATABASE_URL": database_url,
-        "CERTSVC_KEY_DIR": str(tmp_path / "keys"),
-        "CERTSVC_ACTOR": "keyadmin",
-        "ROOT_PASS": ROOT_PASS,
-        "SIGNER_PASS": SIGNER_PASS,
-        "SHORT_PASS": "too short",
-    }
-
-    def invoke(*args: str, code: int = 0) -> Result:
-        result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
-        assert result.exit_code == code, result.output
-        assert ROOT_PASS not in result.output and SIGNER_PASS not in result.output
-        return result
-
+    invoke = cli_invoker(
+        tmp_path,
+        database_url,
+        actor="keyadmin",
+        secrets={"ROOT_PASS": ROOT_PASS, "SIGNER_PASS": SIGNER_PASS},
+        environment={"SHORT_PASS": "too short"},
+    )
     invoke("init")
     return invoke
 
