@@ -9,7 +9,8 @@ import certsvc.agencies.models
 import certsvc.audit.models
 import certsvc.keys.models
 import certsvc.publicity.models
-import certsvc.roster.models  # noqa: F401
+import certsvc.roster.models
+import certsvc.transparency.models  # noqa: F401
 from certsvc.db.base import SQLModel
 
 metadata = SQLModel.metadata
