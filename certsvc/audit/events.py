@@ -35,6 +35,8 @@ class Action(StrEnum):
     KEY_SIGNER_REVOKE = "key:signer-revoke"
     KEY_CRL_PUBLISH = "key:crl-publish"
     KEY_TRUST_LIST_PUBLISH = "key:trust-list-publish"
+    LOG_APPEND = "log:append"
+    LOG_TREE_HEAD = "log:tree-head"
 
 
 def record(
