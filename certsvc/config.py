@@ -44,6 +44,10 @@ class Settings:
     fallback_font_files: str = ""  # os.pathsep-separated fonts for rare characters
     template_dir: Path | None = None  # document layouts; default: the package's own
     tsa_url: str = ""  # RFC 3161 timestamp authority: PAdES B-T (+LT) instead of B-B (+LT)
+    store_dir: Path | None = None  # signed PDFs by content hash; default: data_dir/store
+    batch_workers: int = 0  # processes signing a batch; 0: one per CPU
+    sms_gateway_url: str = ""  # HTTP SMS gateway; empty: messages go to the outbox file
+    sms_gateway_token: str = _secret()
     secret_key: str = _secret()
     sql_echo: bool = False
 
@@ -82,11 +86,23 @@ class Settings:
                 "CERTSVC_PUBLIC_BASE_URL must be an http(s) URL such as "
                 f"https://zc.example.gov.cn, not {self.public_base_url!r}"
             )
+        if self.batch_workers < 0:
+            raise ConfigError(
+                f"CERTSVC_BATCH_WORKERS must be 0 (one per CPU) or more, not {self.batch_workers}"
+            )
+        if self.sms_gateway_url and urlsplit(self.sms_gateway_url).scheme not in ("http", "https"):
+            raise ConfigError(
+                f"CERTSVC_SMS_GATEWAY_URL must be an http(s) URL, not {self.sms_gateway_url!r}"
+            )
         if not self.agency_region_code.isdigit() or len(self.agency_region_code) != 6:
             raise ConfigError(
                 "CERTSVC_AGENCY_REGION_CODE must be a 6-digit administrative division code "
                 f"(GB/T 2260), not {self.agency_region_code!r}"
             )
+
+    @property
+    def document_store_dir(self) -> Path:
+        return self.store_dir if self.store_dir is not None else self.data_dir / "store"
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -4,8 +4,9 @@ Today it initialises the database, imports a generated roster, runs publicity fo
 session over the 2025 National Day holiday (opened on Friday 26 September, so the five working
 days run to 9 October), lodges three objections — one upheld, one dismissed, one left open —
 and closes publicity; then it makes the bureau root and the agency's document signer on this
-machine and publishes the signed trust list and CRL. Every step is skipped when already done,
-so the demo can be run again.
+machine, publishes the signed trust list and CRL, and issues every cleared candidate's
+certificate and notice through a batch (created by one person, approved by another, run on every
+CPU). Every step is skipped when already done, so the demo can be run again.
 """
 
 from __future__ import annotations
@@ -17,12 +18,8 @@ from pathlib import Path
 
 from sqlmodel import col, select
 
-from certsvc.agencies.service import get_agency
 from certsvc.bootstrap import initialise
 from certsvc.cli.context import CliContext
-from certsvc.documents.factory import DocumentFactory
-from certsvc.documents.material import load_signing_material, renderer_for
-from certsvc.documents.record import DocumentRecord, DocumentType
 from certsvc.keys import service as keys
 from certsvc.keys.files import Passphrase
 from certsvc.keys.models import PublicationKind, RootCertificate, SigningKey
@@ -36,15 +33,17 @@ from certsvc.publicity.service import (
 )
 from certsvc.roster.generator import RosterSpec, write_roster
 from certsvc.roster.importer import import_roster
-from certsvc.roster.models import Person, ReviewResult, ReviewSession
-from certsvc.roster.queries import session_results
+from certsvc.roster.models import ReviewResult, ReviewSession
 
 REVIEW_DATE = date(2025, 9, 12)
 PUBLICITY_START = date(2025, 9, 26)  # the Friday before National Day 2025
 OBJECTION_RECEIVED = date(2025, 9, 29)
+DEMO_OPERATOR = "demo:operator"
+DEMO_APPROVER = "demo:approver"
 
 
-def run_demo(ctx: CliContext, *, rows: int, seed: int) -> None:
+def run_demo(ctx: CliContext, *, rows: int, seed: int, issue: bool = True) -> None:
+    """Build the example; with ``issue`` off, stop before issuance (tests run it themselves)."""
     out = ctx.console
     settings = ctx.settings
     db = ctx.db
@@ -121,72 +120,79 @@ def run_demo(ctx: CliContext, *, rows: int, seed: int) -> None:
         f"issuance, {held_total} held by an open objection, {withdrawn_total} withdrawn"
     )
     _demo_keys(ctx)
-    _demo_documents(ctx, session_ids[0])
+    if not issue:
+        return
+    _demo_issuance(ctx, session_ids)
     out.print(
         "next: `certsvc session list`, `certsvc publicity status 1`, `certsvc objection list`, "
-        "`certsvc keys list`, `certsvc document inspect data/demo/documents/certificate.pdf`"
+        "`certsvc keys list`, `certsvc batch report 1`, `certsvc log verify`, "
+        "`certsvc document inspect FILE.pdf`"
     )
 
 
-def _demo_documents(ctx: CliContext, session_id: int) -> None:
-    """A sample certificate and notice for the first cleared candidate, signed by the
-    agency's signer. Samples only: numbering, the registry and batches come with issuance."""
-    folder = ctx.settings.data_dir / "demo" / "documents"
-    targets = {kind: folder / f"{kind.value}.pdf" for kind in DocumentType}
-    if all(path.exists() for path in targets.values()):
-        ctx.console.print(f"8. documents: samples already in {folder}")
-        return
-    now = ctx.now()
-    with ctx.db.session() as session:
-        material = load_signing_material(
-            session,
-            ctx.keystore,
-            agency_code=ctx.settings.agency_code,
-            at=now,
-            passphrase=_demo_passphrase(ctx.settings.data_dir / "demo" / "signer.pass"),
-        )
-        cleared = session_results(session, session_id)
-        result_id = next(line.result_id for line in cleared if line.standing == "cleared")
-        result = session.get(ReviewResult, result_id)
-        assert result is not None
-        person = session.get(Person, result.person_id)
-        review = session.get(ReviewSession, result.session_id)
-        agency = get_agency(session, ctx.settings.agency_code)
-        assert person is not None and review is not None
-    factory = DocumentFactory(
-        renderer_for(ctx.settings), material, base_url=ctx.settings.public_base_url
-    )
-    folder.mkdir(parents=True, exist_ok=True)
-    try:
-        for kind, path in targets.items():
-            record = DocumentRecord(
-                document_type=kind,
-                document_number=f"{review.year}-{agency.region_code}-DEMO-{result_id:06d}",
-                holder_name=person.name,
-                id_type=person.id_type,
-                id_number=person.id_number,
-                gender=person.gender,
-                birth_date=person.birth_date,
-                work_unit=person.work_unit,
-                series=review.series,
-                specialty=review.specialty,
-                level=review.level,
-                qualification_name=review.qualification_name,
-                committee_name=review.committee_name,
-                qualified_on=review.review_date,
-                agency_code=agency.code,
-                agency_name=agency.name,
-                issued_on=ctx.today(),
-                signer_key_id=material.key_id,
+def _demo_issuance(ctx: CliContext, session_ids: list[int]) -> None:
+    """Issue every cleared candidate through a batch, as the bureau does: created by an
+    operator, approved by another member of staff, run by the signer (one process per CPU)."""
+    from certsvc.issuance.batches import approve_batch, create_batch
+    from certsvc.issuance.models import BatchStatus, Document, DocumentStatus, IssuanceBatch
+    from certsvc.issuance.runner import RunOptions, run_batch
+    from certsvc.issuance.store import FileDocumentStore
+
+    db = ctx.db
+    with db.session() as session:
+        batch = session.exec(
+            select(IssuanceBatch).where(IssuanceBatch.status != BatchStatus.CANCELLED)
+        ).first()
+        if batch is None:
+            batch = create_batch(
+                session,
+                agency_code=ctx.settings.agency_code,
+                session_ids=session_ids,
+                actor=DEMO_OPERATOR,
             )
-            issued = factory.make(record)
-            path.write_bytes(issued.pdf)
-    finally:
-        factory.close()
+            assert batch.id is not None
+            approve_batch(session, batch.id, actor=DEMO_APPROVER)
+        batch_id = batch.id
+        status = batch.status
+    assert batch_id is not None
+    if status is not BatchStatus.COMPLETED:
+        report = run_batch(
+            db,
+            ctx.settings,
+            ctx.keystore,
+            batch_id,
+            RunOptions(
+                actor=ctx.actor,
+                passphrase=_demo_passphrase(ctx.settings.data_dir / "demo" / "signer.pass"),
+                workers=ctx.settings.batch_workers or os.cpu_count() or 1,
+            ),
+        )
+        run = report.last_run
+        assert run is not None
+        ctx.console.print(
+            f"8. issuance: batch {batch_id} (created by {DEMO_OPERATOR}, approved by "
+            f"{DEMO_APPROVER}): {report.issued} holders issued a certificate and a notice, "
+            f"{len(report.held)} left out, {report.failed_count} failed, in "
+            f"{run.seconds:.1f} s ({run.persons_per_second:.0f} persons/s)"
+        )
+    else:
+        ctx.console.print(f"8. issuance: batch {batch_id} already complete")
+    store = FileDocumentStore(ctx.settings.document_store_dir)
+    with db.session() as session:
+        examples = session.exec(
+            select(Document)
+            .where(Document.batch_id == batch_id, Document.status == DocumentStatus.ISSUED)
+            .order_by(col(Document.id))
+            .limit(2)
+        ).all()
     ctx.console.print(
-        f"8. documents: sample certificate and notice for {person.name} signed by "
-        f"{material.key_id} in {folder} (samples: not registered, numbers marked DEMO)"
+        f"   signed PDFs by content hash in {store.root}; holder messages in "
+        f"{ctx.settings.data_dir / 'outbox' / 'sms.jsonl'}; report in "
+        f"{ctx.settings.data_dir / 'reports' / f'batch-{batch_id}.txt'}"
     )
+    for document in examples:
+        assert document.sha256 is not None
+        ctx.console.print(f"   e.g. {document.document_number}: {store.path_for(document.sha256)}")
 
 
 def _demo_keys(ctx: CliContext) -> None:

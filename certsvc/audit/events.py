@@ -37,6 +37,15 @@ class Action(StrEnum):
     KEY_TRUST_LIST_PUBLISH = "key:trust-list-publish"
     LOG_APPEND = "log:append"
     LOG_TREE_HEAD = "log:tree-head"
+    BATCH_CREATE = "batch:create"
+    BATCH_APPROVE = "batch:approve"
+    BATCH_CANCEL = "batch:cancel"
+    BATCH_RUN = "batch:run"
+    BATCH_COMPLETE = "batch:complete"
+    BATCH_SKIP = "batch:skip"
+    DOCUMENT_ISSUE = "document:issue"
+    DOCUMENT_FAIL = "document:fail"
+    NOTIFICATION_SEND = "notification:send"
 
 
 def record(

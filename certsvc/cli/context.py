@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import getpass
-import os
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cached_property
@@ -14,8 +13,7 @@ from rich.console import Console
 from certsvc.config import Settings
 from certsvc.db.database import Database
 from certsvc.errors import ConfigError
-from certsvc.keys.pkcs11 import Pkcs11Config
-from certsvc.keys.service import KeyStore
+from certsvc.keys.service import KeyStore, keystore_for
 from certsvc.publicity.calendar import WorkingDayCalendar
 
 PIPED_WIDTH = 200  # when output goes to a file or another program, do not wrap tables at 80
@@ -53,14 +51,7 @@ class CliContext:
 
     @cached_property
     def keystore(self) -> KeyStore:
-        environ = dict(os.environ)
-        pkcs11 = None
-        if environ.get("CERTSVC_PKCS11_MODULE"):
-
-            def pkcs11() -> Pkcs11Config:
-                return Pkcs11Config.from_env(environ)
-
-        return KeyStore(self.settings.key_dir, self.settings.public_base_url, pkcs11)
+        return keystore_for(self.settings.key_dir, self.settings.public_base_url)
 
     def now(self) -> datetime:
         return datetime.now(UTC)

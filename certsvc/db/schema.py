@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import certsvc.agencies.models
 import certsvc.audit.models
+import certsvc.issuance.models
 import certsvc.keys.models
+import certsvc.notifications.models
 import certsvc.publicity.models
 import certsvc.roster.models
 import certsvc.transparency.models  # noqa: F401

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -17,22 +18,31 @@ from certsvc.errors import KeyStoreError
 from certsvc.keys import service as keys
 from certsvc.keys.certificates import load_pem
 from certsvc.keys.files import Passphrase
-from certsvc.keys.models import PublicationKind
+from certsvc.keys.models import PublicationKind, SigningKey
 
 
-def load_signing_material(
-    session: Session,
-    store: keys.KeyStore,
-    *,
-    agency_code: str,
-    at: datetime,
-    passphrase: Passphrase | None,
-    tsa_url: str = "",
-) -> SigningMaterial:
-    """The agency's current signer, opened, with its chain and the newest CRL."""
+@dataclass(frozen=True)
+class SignerSpec:
+    """The public half of signing material, read from the database: picklable, so a batch
+    hands it to worker processes, which open the private key themselves."""
+
+    signer: SigningKey
+    root_pem: str
+    crl_der: bytes
+    crl_number: int
+    crl_next_update: datetime
+    agency_code: str
+    agency_name: str
+    tsa_url: str = ""
+
+
+def read_signer_spec(
+    session: Session, *, agency_code: str, at: datetime, tsa_url: str = ""
+) -> SignerSpec:
+    """The agency's current signer with its root and the newest CRL, or a ``KeyStoreError``
+    saying why it may not sign at ``at`` (no signer, no CRL, CRL expired)."""
     agency = get_agency(session, agency_code)
     signer = keys.signer_for(session, agency.code, at)
-    handle = keys.open_signer(store, signer, at=at, passphrase=passphrase)
     root = keys.current_root(session)
     crl = keys.latest_publication(session, PublicationKind.CRL)
     if crl is None:
@@ -45,17 +55,48 @@ def load_signing_material(
             f"the newest CRL (number {crl.number}) expired on "
             f"{crl.next_update:%Y-%m-%d}; run `certsvc keys publish-crl`"
         )
+    return SignerSpec(
+        signer=signer.model_copy(),
+        root_pem=root.certificate_pem,
+        crl_der=crl.content,
+        crl_number=crl.number,
+        crl_next_update=crl.next_update,
+        agency_code=agency.code,
+        agency_name=agency.name,
+        tsa_url=tsa_url,
+    )
+
+
+def open_signing_material(
+    spec: SignerSpec, store: keys.KeyStore, *, at: datetime, passphrase: Passphrase | None
+) -> SigningMaterial:
+    """Open the signer's private key (file or HSM) and assemble the material for signing."""
+    handle = keys.open_signer(store, spec.signer, at=at, passphrase=passphrase)
     return SigningMaterial(
         handle=handle,
-        key_id=signer.key_id,
-        certificate=load_pem(signer.certificate_pem),
-        root=load_pem(root.certificate_pem),
-        crls=(crl.content,),
-        tsa_url=tsa_url or None,
-        signer_name=agency.name,
-        location=agency.name,
-        agency_code=agency.code,
+        key_id=spec.signer.key_id,
+        certificate=load_pem(spec.signer.certificate_pem),
+        root=load_pem(spec.root_pem),
+        crls=(spec.crl_der,),
+        tsa_url=spec.tsa_url or None,
+        signer_name=spec.agency_name,
+        location=spec.agency_name,
+        agency_code=spec.agency_code,
     )
+
+
+def load_signing_material(
+    session: Session,
+    store: keys.KeyStore,
+    *,
+    agency_code: str,
+    at: datetime,
+    passphrase: Passphrase | None,
+    tsa_url: str = "",
+) -> SigningMaterial:
+    """The agency's current signer, opened, with its chain and the newest CRL."""
+    spec = read_signer_spec(session, agency_code=agency_code, at=at, tsa_url=tsa_url)
+    return open_signing_material(spec, store, at=at, passphrase=passphrase)
 
 
 def renderer_for(settings: Settings) -> Renderer:

@@ -57,6 +57,9 @@ from certsvc.keys.models import (
     SigningKey,
     TrustPublication,
 )
+from certsvc.keys.pkcs11 import (
+    MODULE_VAR as PKCS11_MODULE_VAR,
+)
 from certsvc.keys.pkcs11 import Pkcs11Config, Pkcs11KeyRef, delete_key, generate_key, open_key
 from certsvc.keys.trust_list import FORMAT_VERSION, TrustStatus, sign_trust_list
 
@@ -108,6 +111,20 @@ class KeyStore:
 
 
 # -- the root ------------------------------------------------------------------------------
+
+
+class Pkcs11FromEnvironment:
+    """The HSM settings, read from the environment when first needed (picklable, so a batch
+    worker process reads its own)."""
+
+    def __call__(self) -> Pkcs11Config:
+        return Pkcs11Config.from_env(os.environ)
+
+
+def keystore_for(key_dir: Path, public_base_url: str) -> KeyStore:
+    """The key store, with the HSM when ``CERTSVC_PKCS11_MODULE`` is set."""
+    pkcs11 = Pkcs11FromEnvironment() if os.environ.get(PKCS11_MODULE_VAR) else None
+    return KeyStore(key_dir, public_base_url, pkcs11)
 
 
 def create_root(

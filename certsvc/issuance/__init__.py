@@ -1,0 +1,1 @@
+"""Issuance: batches of documents made, signed, stored, registered and logged."""

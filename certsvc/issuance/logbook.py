@@ -1,0 +1,95 @@
+"""Issuance's side of the transparency log: each issued document an entry, each completed
+batch a signed tree head, each document its inclusion proof against that head.
+
+Entries carry what a verifier may see (number, type, the signed PDF's hash, signer key id, issue
+date, batch) and never the holder's name or identity number: the log is public.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlmodel import Session, col, select
+
+from certsvc.agencies.models import Agency
+from certsvc.issuance.models import Document, DocumentStatus
+from certsvc.keys.handles import PrivateKeyHandle
+from certsvc.transparency import service as transparency
+from certsvc.transparency.models import EntryKind
+
+PROOFS_AT_ONCE = 500
+
+
+def log_issued(
+    session: Session,
+    documents: Sequence[Document],
+    agency: Agency,
+    batch_id: int,
+    *,
+    actor: str,
+) -> None:
+    """Append an ``issue`` entry per document (in the caller's transaction) and keep each
+    document's position."""
+    entries = [
+        transparency.NewEntry(
+            kind=EntryKind.ISSUE,
+            document_number=document.document_number,
+            document_sha256=document.sha256 or "",
+            details={
+                "document_type": document.document_type.value,
+                "signer_key_id": document.signer_key_id or "",
+                "issued_on": document.issued_on.isoformat(),
+                "agency_code": agency.code,
+                "batch_id": batch_id,
+            },
+        )
+        for document in documents
+    ]
+    for document, entry in zip(
+        documents, transparency.append(session, entries, actor=actor), strict=True
+    ):
+        document.log_index = entry.leaf_index
+        session.add(document)
+
+
+def close_batch(
+    session: Session,
+    *,
+    handle: PrivateKeyHandle,
+    key_id: str,
+    batch_id: int,
+    actor: str,
+    public_base_url: str,
+) -> int:
+    """Sign a tree head over the log as it stands and give every document of the batch its
+    inclusion proof against it; the tree head's size."""
+    head = transparency.sign_tree_head(
+        session,
+        handle,
+        key_id,
+        actor=actor,
+        origin=transparency.origin_for(public_base_url),
+        batch_ref=f"batch:{batch_id}",
+    )
+    after = 0
+    while True:
+        documents = session.exec(
+            select(Document)
+            .where(
+                Document.batch_id == batch_id,
+                Document.status == DocumentStatus.ISSUED,
+                col(Document.id) > after,
+            )
+            .order_by(col(Document.id))
+            .limit(PROOFS_AT_ONCE)
+        ).all()
+        if not documents:
+            return head.tree_size
+        after = documents[-1].id or after
+        proofs = transparency.inclusion_proofs(
+            session, [document.log_index or 0 for document in documents], head.tree_size
+        )
+        for document, proof in zip(documents, proofs, strict=True):
+            document.inclusion_proof = [node.hex() for node in proof.path]
+            document.proof_tree_size = proof.tree_size
+            session.add(document)

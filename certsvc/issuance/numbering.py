@@ -1,0 +1,143 @@
+"""Document numbers: who issued what, in which year and series, with a check character.
+
+A number reads ``2025-110000-GC2Z-000123-K``:
+
+====== =================================================================================
+2025   the year of issue
+110000 the issuing agency's administrative region code (GB/T 2260, six digits)
+GC     the title series' two-letter code (:mod:`certsvc.roster.catalog`)
+2      the level: 1 正高级, 2 副高级, 3 中级, 4 初级
+Z      the document type: Z 证书 (certificate), T 通知书 (result notice)
+000123 the candidate's sequence number within year, region, series and level; a
+       candidate's certificate and notice share it
+K      ISO 7064 MOD 37,36 check character over everything before it (hyphens left out):
+       every single mistyped character and every swap of two adjacent ones is caught
+====== =================================================================================
+
+Sequences are allocated inside the transaction that reserves the registry rows (the row of
+``number_sequence`` is locked on PostgreSQL; SQLite serialises writers), and the registry's
+unique index on the number is the last word: never two documents with one number.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlmodel import Session, select
+from stdnum.exceptions import ValidationError
+from stdnum.iso7064 import mod_37_36
+
+from certsvc.documents.record import DocumentType
+from certsvc.errors import InputError
+from certsvc.issuance.models import NumberSequence
+from certsvc.roster.catalog import Level
+
+MAX_SEQUENCE = 999_999
+TYPE_LETTERS = {DocumentType.CERTIFICATE: "Z", DocumentType.NOTICE: "T"}
+_TYPES_BY_LETTER = {letter: kind for kind, letter in TYPE_LETTERS.items()}
+_LEVELS_BY_CODE = {level.code: level for level in Level}
+_NUMBER = re.compile(
+    r"(?P<year>\d{4})-(?P<region>\d{6})-(?P<series>[A-Z]{2})(?P<level>[1-4])(?P<type>[ZT])"
+    r"-(?P<sequence>\d{6})-(?P<check>[0-9A-Z])"
+)
+
+
+@dataclass(frozen=True)
+class DocumentNumber:
+    year: int
+    region_code: str
+    series_code: str
+    level: Level
+    document_type: DocumentType
+    sequence: int
+
+    def __post_init__(self) -> None:
+        if not 1000 <= self.year <= 9999:
+            raise ValueError(f"year {self.year} is not four digits")
+        if not re.fullmatch(r"\d{6}", self.region_code):
+            raise ValueError(f"region code {self.region_code!r} is not six digits")
+        if not re.fullmatch(r"[A-Z]{2}", self.series_code):
+            raise ValueError(f"series code {self.series_code!r} is not two capital letters")
+        if not 1 <= self.sequence <= MAX_SEQUENCE:
+            raise ValueError(f"sequence {self.sequence} is outside 1..{MAX_SEQUENCE}")
+
+    @property
+    def body(self) -> str:
+        return (
+            f"{self.year}-{self.region_code}-{self.series_code}{self.level.code}"
+            f"{TYPE_LETTERS[self.document_type]}-{self.sequence:06d}"
+        )
+
+    def __str__(self) -> str:
+        return f"{self.body}-{check_character(self.body)}"
+
+    def companion(self, document_type: DocumentType) -> DocumentNumber:
+        return DocumentNumber(
+            self.year, self.region_code, self.series_code, self.level, document_type, self.sequence
+        )
+
+
+def check_character(body: str) -> str:
+    return str(mod_37_36.calc_check_digit(body.replace("-", "")))
+
+
+def parse_document_number(text: str) -> DocumentNumber:
+    """A number as typed by a person: surrounding spaces and lower case are forgiven; a wrong
+    shape or check character is an ``InputError`` saying which."""
+    cleaned = text.strip().upper()
+    match = _NUMBER.fullmatch(cleaned)
+    if match is None:
+        raise InputError(
+            f"{text!r} is not a document number: expected the shape 2025-110000-GC2Z-000123-K "
+            "(year, region code, series, level, Z or T, sequence, check character)"
+        )
+    try:
+        mod_37_36.validate(cleaned.replace("-", ""))
+    except ValidationError:
+        raise InputError(
+            f"{text!r} has a wrong check character: a character was probably mistyped"
+        ) from None
+    return DocumentNumber(
+        year=int(match["year"]),
+        region_code=match["region"],
+        series_code=match["series"],
+        level=_LEVELS_BY_CODE[match["level"]],
+        document_type=_TYPES_BY_LETTER[match["type"]],
+        sequence=int(match["sequence"]),
+    )
+
+
+def allocate_sequences(
+    session: Session, *, year: int, region_code: str, series_code: str, level: Level, count: int
+) -> range:
+    """``count`` consecutive, never-used sequence numbers, in the caller's transaction."""
+    if count < 1:
+        raise ValueError("allocate at least one sequence number")
+    key = (year, region_code, series_code, level.code)
+    row = session.exec(
+        select(NumberSequence)
+        .where(
+            NumberSequence.year == year,
+            NumberSequence.region_code == region_code,
+            NumberSequence.series_code == series_code,
+            NumberSequence.level_code == level.code,
+        )
+        .with_for_update()
+    ).first()
+    if row is None:
+        # two transactions creating the same row: the unique constraint stops the second,
+        # which rolls back and is retried by its caller like any other conflict
+        row = NumberSequence(
+            year=year, region_code=region_code, series_code=series_code, level_code=level.code
+        )
+    start = row.last + 1
+    if row.last + count > MAX_SEQUENCE:
+        raise InputError(
+            f"sequence numbers for {'/'.join(map(str, key))} are exhausted: "
+            f"{row.last} used, {count} more asked, at most {MAX_SEQUENCE} a year"
+        )
+    row.last += count
+    session.add(row)
+    session.flush()
+    return range(start, start + count)

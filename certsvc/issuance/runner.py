@@ -1,0 +1,580 @@
+"""Running a batch: reserve, sign in parallel, record, log; resumable after any crash.
+
+The coordinator (this module, one process, holding the batch's run lock) is the only writer of
+the database. It works through the batch in steps:
+
+1. **Begin**: the batch must be approved; the signer must be able to sign now; the run is
+   counted and audited, and the issue date fixed by the first run is kept.
+2. **Recover** what a killed run left: staged files whose hash the registry recorded are
+   promoted to the store; every other staged file is discarded.
+3. **Reserve** candidates a few hundred at a time: numbers allocated and registry rows
+   written *reserved*, in one transaction, before anything is signed.
+4. **Sign**: worker processes make and stage each candidate's two PDFs.
+5. **Record** each finished candidate in one transaction: registry rows *issued* with hash,
+   size and signer; the transparency-log entries; the audit events; the holder's message in the
+   outbox. Only then are the staged files promoted.
+6. **Close**: when no candidate is left, the batch's tree head is signed, every document gets
+   its inclusion proof, and the report is written.
+
+Killed anywhere, a re-run starts again at step 1 and finishes the same batch: reserved
+candidates are re-signed under the numbers they already have, issued ones are left alone.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from multiprocessing import get_context
+from typing import Any, Protocol, TypeVar
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, select
+
+from certsvc.agencies.models import Agency
+from certsvc.audit.events import Action, record
+from certsvc.config import Settings
+from certsvc.db.database import Database
+from certsvc.db.types import utcnow
+from certsvc.documents.material import SignerSpec, open_signing_material, read_signer_spec
+from certsvc.errors import KeyStoreError, StateError
+from certsvc.issuance import logbook
+from certsvc.issuance.batches import get_batch, item_counts
+from certsvc.issuance.lock import batch_run_lock
+from certsvc.issuance.models import (
+    BatchItem,
+    BatchStatus,
+    Document,
+    DocumentStatus,
+    IssuanceBatch,
+    ItemState,
+)
+from certsvc.issuance.records import (
+    load_candidates,
+    record_for,
+    reserve,
+    reserved_documents,
+    standing_refusal,
+)
+from certsvc.issuance.report import BatchReport, RunFigures, build_report
+from certsvc.issuance.store import FileDocumentStore
+from certsvc.issuance.worker import (
+    CandidateJob,
+    CandidateMaker,
+    CandidateOutcome,
+    WorkerSetup,
+    document_id_of,
+    init_worker,
+    make_candidates,
+)
+from certsvc.keys.files import Passphrase
+from certsvc.keys.handles import PrivateKeyHandle
+from certsvc.keys.service import KeyStore, signing_refusal
+from certsvc.notifications import service as notifications
+from certsvc.roster.models import Person
+
+RESERVE_AT_ONCE = 256  # candidates reserved per transaction
+SIGNER_CHECK_SECONDS = 30.0
+T = TypeVar("T")
+
+
+class ProgressSink(Protocol):
+    def start(self, total: int, done: int) -> None: ...
+    def advance(self, candidates: int, failed: int) -> None: ...
+    def finish(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    actor: str
+    passphrase: Passphrase | None = None
+    workers: int = 0  # 0: sign in this process (tests, tiny batches)
+    jobs_per_task: int = 8  # candidates handed to a worker at once
+    retry_failed: bool = False
+    progress: ProgressSink | None = None
+    now: Callable[[], datetime] = utcnow
+    deliver_notifications: bool = True
+
+
+@dataclass
+class _Run:
+    batch_id: int
+    number: int
+    agency: Agency
+    issued_on: date
+    spec: SignerSpec
+    base_url: str
+    started: float = field(default_factory=time.perf_counter)
+    candidates_done: int = 0
+    failed: int = 0
+    skipped: int = 0
+    recovered_files: int = 0
+    discarded_files: int = 0
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+def run_batch(
+    db: Database, settings: Settings, keystore: KeyStore, batch_id: int, options: RunOptions
+) -> BatchReport:
+    """Run (or resume) batch ``batch_id`` to completion; the report of the batch."""
+    with batch_run_lock(db, batch_id):
+        run = _begin(db, settings, batch_id, options)
+        store = FileDocumentStore(settings.document_store_dir).ensure()
+        _recover(db, store, run)
+        material = open_signing_material(
+            run.spec, keystore, at=options.now(), passphrase=options.passphrase
+        )
+        with _executor(settings, keystore, run, options) as executor:
+            _sign_everything(db, store, run, options, executor)
+        report = _close(db, settings, run, options, material.handle)
+    if options.deliver_notifications:
+        notifications.deliver(db, notifications.sender_for(settings), actor=options.actor)
+    return report
+
+
+# -- 1. begin -----------------------------------------------------------------------------
+
+
+def _begin(db: Database, settings: Settings, batch_id: int, options: RunOptions) -> _Run:
+    now = options.now()
+    with db.session() as session:
+        batch = get_batch(session, batch_id, for_update=True)
+        if batch.status is BatchStatus.DRAFT:
+            raise StateError(f"batch {batch_id} has not been approved (`certsvc batch approve`)")
+        if batch.status is BatchStatus.CANCELLED:
+            raise StateError(f"batch {batch_id} was cancelled")
+        if batch.status is BatchStatus.COMPLETED and not options.retry_failed:
+            raise StateError(f"batch {batch_id} is already complete (`certsvc batch report`)")
+        agency = session.get(Agency, batch.agency_id)
+        assert agency is not None
+        spec = read_signer_spec(session, agency_code=agency.code, at=now, tsa_url=settings.tsa_url)
+        if options.retry_failed:
+            _reopen_failed(session, batch, options.actor)
+        batch.runs += 1
+        batch.first_started_at = batch.first_started_at or now
+        if batch.issued_on is None:
+            batch.issued_on = now.astimezone(ZoneInfo(settings.timezone)).date()
+        session.add(batch)
+        record(
+            session,
+            Action.BATCH_RUN,
+            actor=options.actor,
+            subject_type="issuance_batch",
+            subject_id=batch_id,
+            details={
+                "run": batch.runs,
+                "signer_key_id": spec.signer.key_id,
+                "workers": options.workers,
+                "issued_on": batch.issued_on.isoformat(),
+            },
+        )
+        return _Run(batch_id, batch.runs, agency, batch.issued_on, spec, settings.public_base_url)
+
+
+def _reopen_failed(session: Session, batch: IssuanceBatch, actor: str) -> None:
+    failed = session.exec(
+        select(BatchItem).where(BatchItem.batch_id == batch.id, BatchItem.state == ItemState.FAILED)
+    ).all()
+    if not failed:
+        raise StateError(f"batch {batch.id} has no failed candidate to retry")
+    for item in failed:
+        item.state = ItemState.PENDING
+        item.reason = None
+        item.updated_at = utcnow()
+        session.add(item)
+    batch.status = BatchStatus.APPROVED
+    batch.completed_at = None
+
+
+# -- 2. recover ---------------------------------------------------------------------------
+
+
+def _recover(db: Database, store: FileDocumentStore, run: _Run) -> None:
+    """Promote staged files the registry recorded as issued; discard the rest."""
+    store.discard_partials()
+    names = store.staged()
+    if not names:
+        return
+    ids = {name: document_id_of(name) for name in names}
+    with db.session() as session:
+        issued = {
+            document.id: document.sha256
+            for document in session.exec(
+                select(Document).where(
+                    col(Document.id).in_([i for i in ids.values() if i is not None]),
+                    Document.status == DocumentStatus.ISSUED,
+                )
+            ).all()
+        }
+    for name, document_id in ids.items():
+        expected = issued.get(document_id)
+        staged = store.staged_file(name)
+        if expected is not None and staged is not None and staged.sha256 == expected:
+            store.promote(name, expected)
+            run.recovered_files += 1
+        else:
+            store.discard(name)
+            run.discarded_files += 1
+
+
+# -- 3-5. reserve, sign, record -----------------------------------------------------------
+
+
+def _sign_everything(
+    db: Database,
+    store: FileDocumentStore,
+    run: _Run,
+    options: RunOptions,
+    executor: Executor,
+) -> None:
+    with db.session() as session:
+        counts = item_counts(session, run.batch_id)
+    total = sum(counts.values())
+    finished = counts[ItemState.ISSUED] + counts[ItemState.FAILED] + counts[ItemState.SKIPPED]
+    if options.progress:
+        options.progress.start(total, finished)
+    in_flight: set[Future[list[CandidateOutcome]]] = set()
+    limit = max(2, 2 * max(1, options.workers))
+    tasks = _tasks(db, run, options)
+    exhausted = False
+    last_check = time.monotonic()
+    try:
+        while True:
+            while not exhausted and len(in_flight) < limit:
+                task = next(tasks, None)
+                if task is None:
+                    exhausted = True
+                else:
+                    in_flight.add(executor.submit(make_candidates_here, task))
+            if not in_flight:
+                return
+            done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+            outcomes = [outcome for future in done for outcome in future.result()]
+            _record(db, store, run, options, outcomes)
+            if options.progress:
+                failed = sum(1 for outcome in outcomes if outcome.error)
+                options.progress.advance(len(outcomes), failed)
+            if time.monotonic() - last_check > SIGNER_CHECK_SECONDS:
+                _check_signer(db, run, options.now())
+                last_check = time.monotonic()
+    finally:
+        for future in in_flight:
+            future.cancel()
+        if options.progress:
+            options.progress.finish()
+
+
+def make_candidates_here(jobs: list[CandidateJob]) -> list[CandidateOutcome]:
+    return make_candidates(jobs)
+
+
+def _tasks(db: Database, run: _Run, options: RunOptions) -> Iterator[list[CandidateJob]]:
+    """Jobs in tasks of ``jobs_per_task``: first candidates a killed run had reserved, then
+    pending ones, reserved ``RESERVE_AT_ONCE`` at a time as the workers need them."""
+    for state in (ItemState.RESERVED, ItemState.PENDING):
+        after = 0
+        while True:
+            with db.session() as session:
+                items = session.exec(
+                    select(BatchItem)
+                    .where(
+                        BatchItem.batch_id == run.batch_id,
+                        BatchItem.state == state,
+                        col(BatchItem.id) > after,
+                    )
+                    .order_by(col(BatchItem.id))
+                    .limit(RESERVE_AT_ONCE)
+                ).all()
+                if not items:
+                    break
+                after = items[-1].id or after
+                candidates = load_candidates(session, items)
+                if state is ItemState.PENDING:
+                    refusals = standing_refusal(session, candidates)
+                    _skip(session, run, options.actor, candidates, refusals)
+                    candidates = [c for c in candidates if (c.item.id or 0) not in refusals]
+                    if not candidates:
+                        continue
+                    documents = reserve(
+                        session,
+                        candidates,
+                        agency=run.agency,
+                        batch_id=run.batch_id,
+                        issued_on=run.issued_on,
+                    )
+                else:
+                    documents = reserved_documents(session, [c.item.id or 0 for c in candidates])
+                jobs = [
+                    CandidateJob(
+                        item_id=candidate.item.id or 0,
+                        documents=tuple(
+                            (document.id or 0, record_for(document, candidate, run.agency))
+                            for document in documents[candidate.item.id or 0]
+                        ),
+                    )
+                    for candidate in candidates
+                ]
+            for start in range(0, len(jobs), options.jobs_per_task):
+                yield jobs[start : start + options.jobs_per_task]
+
+
+def _skip(
+    session: Session, run: _Run, actor: str, candidates: list[Any], refusals: dict[int, str]
+) -> None:
+    for candidate in candidates:
+        reason = refusals.get(candidate.item.id or 0)
+        if reason is None:
+            continue
+        candidate.item.state = ItemState.SKIPPED
+        candidate.item.reason = reason
+        candidate.item.updated_at = utcnow()
+        session.add(candidate.item)
+        run.skipped += 1
+        record(
+            session,
+            Action.BATCH_SKIP,
+            actor=actor,
+            subject_type="batch_item",
+            subject_id=candidate.item.id,
+            details={"batch_id": run.batch_id, "result_id": candidate.result.id, "reason": reason},
+        )
+
+
+def _record(
+    db: Database,
+    store: FileDocumentStore,
+    run: _Run,
+    options: RunOptions,
+    outcomes: list[CandidateOutcome],
+) -> None:
+    """Record finished candidates in one transaction, then promote their staged files."""
+    to_promote: list[tuple[str, str]] = []
+    to_discard: list[str] = []
+    issued: list[Document] = []
+    issued_now = options.now()
+    with db.session() as session:
+        items = {
+            item.id or 0: item
+            for item in session.exec(
+                select(BatchItem).where(col(BatchItem.id).in_([o.item_id for o in outcomes]))
+            ).all()
+        }
+        documents = reserved_documents(session, list(items))
+        persons = _persons(session, [item.person_id for item in items.values()])
+        for outcome in outcomes:
+            item = items[outcome.item_id]
+            error = outcome.error or _staging_mismatch(store, outcome)
+            if item.state is not ItemState.RESERVED:
+                to_discard.extend(made.staged_name for made in outcome.made)
+                continue
+            if error is not None:
+                _fail(session, item, documents[item.id or 0], error, run, options.actor)
+                to_discard.extend(made.staged_name for made in outcome.made)
+                continue
+            made_by_id = {made.document_id: made for made in outcome.made}
+            for document in documents[item.id or 0]:
+                made = made_by_id[document.id or 0]
+                document.status = DocumentStatus.ISSUED
+                document.sha256 = made.sha256
+                document.size = made.size
+                document.signer_key_id = made.signer_key_id
+                document.token = made.token
+                document.issued_at = issued_now
+                session.add(document)
+                issued.append(document)
+                to_promote.append((made.staged_name, made.sha256))
+            item.state = ItemState.ISSUED
+            item.updated_at = issued_now
+            session.add(item)
+            person = persons[item.person_id]
+            notifications.enqueue(
+                session,
+                dedupe_key=f"batch:{run.batch_id}:person:{item.person_id}",
+                person_id=item.person_id,
+                kind=notifications.DOCUMENTS_ISSUED,
+                recipient=person.mobile,
+                body=notifications.documents_issued_body(
+                    agency_name=run.agency.name,
+                    holder_name=person.name,
+                    base_url=run.base_url,
+                ),
+            )
+            run.candidates_done += 1
+            for step, ms in outcome.timings_ms.items():
+                run.timings_ms[step] = run.timings_ms.get(step, 0.0) + ms
+        logbook.log_issued(session, issued, run.agency, run.batch_id, actor=options.actor)
+        for document in issued:
+            record(
+                session,
+                Action.DOCUMENT_ISSUE,
+                actor=options.actor,
+                subject_type="document",
+                subject_id=document.document_number,
+                details={
+                    "batch_id": run.batch_id,
+                    "sha256": document.sha256,
+                    "signer_key_id": document.signer_key_id,
+                    "log_index": document.log_index,
+                },
+            )
+    for name, sha256 in to_promote:
+        store.promote(name, sha256)
+    for name in to_discard:
+        store.discard(name)
+
+
+def _persons(session: Session, ids: list[int]) -> dict[int, Person]:
+    return {
+        person.id or 0: person
+        for person in session.exec(select(Person).where(col(Person.id).in_(ids))).all()
+    }
+
+
+def _staging_mismatch(store: FileDocumentStore, outcome: CandidateOutcome) -> str | None:
+    for made in outcome.made:
+        staged = store.staged_file(made.staged_name)
+        if staged is None or staged.sha256 != made.sha256 or staged.size != made.size:
+            return f"staged file {made.staged_name} is missing or differs from what was signed"
+    return None
+
+
+def _fail(
+    session: Session,
+    item: BatchItem,
+    documents: list[Document],
+    error: str,
+    run: _Run,
+    actor: str,
+) -> None:
+    for document in documents:
+        document.status = DocumentStatus.VOID
+        document.failure = error[:500]
+        session.add(document)
+    item.state = ItemState.FAILED
+    item.reason = error[:500]
+    item.updated_at = utcnow()
+    session.add(item)
+    run.failed += 1
+    record(
+        session,
+        Action.DOCUMENT_FAIL,
+        actor=actor,
+        subject_type="batch_item",
+        subject_id=item.id,
+        details={
+            "batch_id": run.batch_id,
+            "voided": [document.document_number for document in documents],
+            "reason": error[:300],
+        },
+    )
+
+
+def _check_signer(db: Database, run: _Run, now: datetime) -> None:
+    """Stop the run (a re-run continues) if the signer may no longer sign or the CRL the
+    signatures carry has expired."""
+    with db.session() as session:
+        signer = session.get(type(run.spec.signer), run.spec.signer.id)
+        refusal = None if signer is None else signing_refusal(signer, now)
+    if signer is None or refusal is not None:
+        raise KeyStoreError(f"the run stopped: {refusal or 'the signer is gone'}; re-run it")
+    if run.spec.crl_next_update <= now:
+        raise KeyStoreError(
+            "the run stopped: the CRL carried by its signatures expired; publish a new one "
+            "(`certsvc keys publish-crl`) and re-run the batch"
+        )
+
+
+# -- 6. close -----------------------------------------------------------------------------
+
+
+def _close(
+    db: Database, settings: Settings, run: _Run, options: RunOptions, handle: PrivateKeyHandle
+) -> BatchReport:
+    elapsed = time.perf_counter() - run.started
+    with db.session() as session:
+        batch = get_batch(session, run.batch_id, for_update=True)
+        counts = item_counts(session, run.batch_id)
+        left = counts[ItemState.PENDING] + counts[ItemState.RESERVED]
+        if left:
+            raise StateError(f"batch {run.batch_id} still has {left} candidates; re-run it")
+        tree_size = logbook.close_batch(
+            session,
+            handle=handle,
+            key_id=run.spec.signer.key_id,
+            batch_id=run.batch_id,
+            actor=options.actor,
+            public_base_url=run.base_url,
+        )
+        figures = RunFigures(
+            run=run.number,
+            seconds=elapsed,
+            candidates=run.candidates_done,
+            failed=run.failed,
+            skipped=run.skipped,
+            recovered_files=run.recovered_files,
+            discarded_files=run.discarded_files,
+            timings_ms=dict(run.timings_ms),
+        )
+        batch.status = BatchStatus.COMPLETED
+        batch.completed_at = options.now()
+        batch.tree_size = tree_size
+        report = build_report(session, batch, figures)
+        batch.report = report.as_dict()
+        session.add(batch)
+        record(
+            session,
+            Action.BATCH_COMPLETE,
+            actor=options.actor,
+            subject_type="issuance_batch",
+            subject_id=run.batch_id,
+            details={
+                "issued": report.issued,
+                "failed": report.failed_count,
+                "skipped": report.skipped_count,
+                "tree_size": tree_size,
+            },
+        )
+    report.write(settings.data_dir / "reports")
+    return report
+
+
+# -- executors ----------------------------------------------------------------------------
+
+
+class _InlineExecutor(Executor):
+    """Runs tasks in this process (``workers=0``): same code path, no pool."""
+
+    def __init__(self, setup: WorkerSetup) -> None:
+        self._maker = CandidateMaker(setup)
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        future: Future[T] = Future()
+        jobs: list[CandidateJob] = args[0]
+        future.set_result([self._maker.make(job) for job in jobs])  # type: ignore[arg-type]
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._maker.close()
+
+
+def _executor(settings: Settings, keystore: KeyStore, run: _Run, options: RunOptions) -> Executor:
+    setup = WorkerSetup(
+        settings=settings,
+        spec=run.spec,
+        keystore=keystore,
+        passphrase=options.passphrase,
+        signing_time=options.now(),
+        run=run.number,
+        coordinator_pid=os.getpid(),
+    )
+    if options.workers == 0:
+        return _InlineExecutor(setup)
+    return ProcessPoolExecutor(
+        max_workers=options.workers,
+        mp_context=get_context("spawn"),
+        initializer=init_worker,
+        initargs=(setup,),
+    )
