@@ -20,6 +20,7 @@ from rich.progress import (
 from rich.table import Table
 
 from certsvc.cli.context import CliContext
+from certsvc.errors import StateError
 from certsvc.issuance.batches import (
     approve_batch,
     cancel_batch,
@@ -28,14 +29,17 @@ from certsvc.issuance.batches import (
     item_counts,
     list_batches,
 )
+from certsvc.issuance.checks import check_batch, check_store
 from certsvc.issuance.models import IssuanceBatch
 from certsvc.issuance.report import build_report
 from certsvc.issuance.runner import RunOptions, run_batch
+from certsvc.issuance.store import FileDocumentStore
 from certsvc.keys.files import Passphrase
 from certsvc.notifications import service as notifications
 
 pass_ctx = click.make_pass_decorator(CliContext)
 PLAIN_PROGRESS_EVERY_SECONDS = 10.0
+MAX_PROBLEMS_SHOWN = 50
 
 
 @click.group()
@@ -202,6 +206,29 @@ def report(ctx: CliContext, batch_id: int, as_json: bool) -> None:
             f"last run (#{last['run']}): {last['candidates']} candidates in "
             f"{last['seconds']:.1f} s, {last['persons_per_second']} persons/s"
         )
+
+
+@batch.command("verify")
+@click.argument("batch_id", type=int)
+@pass_ctx
+def verify(ctx: CliContext, batch_id: int) -> None:
+    """Check the batch's invariants against the database, the store and the log."""
+    store = FileDocumentStore(ctx.settings.document_store_dir)
+    with ctx.migrated_db().session() as session:
+        get_batch(session, batch_id)
+        problems = check_batch(session, store, batch_id) + check_store(session, store)
+    if problems:
+        for problem in problems[:MAX_PROBLEMS_SHOWN]:
+            ctx.err.print(f"  - {problem}")
+        more = len(problems) - MAX_PROBLEMS_SHOWN
+        raise StateError(
+            f"batch {batch_id} fails {len(problems)} checks"
+            + (f" ({more} more not shown)" if more > 0 else "")
+        )
+    ctx.console.print(
+        f"batch {batch_id} verified: every issued candidate has one current certificate and "
+        "notice, every file is stored with its hash and proven in the log, nothing is left over"
+    )
 
 
 @click.group()
