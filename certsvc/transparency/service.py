@@ -605,10 +605,13 @@ def verify_log(session: Session, trust: TrustMaterial) -> LogVerification:
             index = row[0]
             position = compact.size
             if index != position:
-                missing = f"{position}" if index == position + 1 else f"{position}-{index - 1}"
+                missing = (
+                    f"entry {position} is"
+                    if index == position + 1
+                    else f"entries {position}-{index - 1} are"
+                )
                 problems.append(
-                    f"entries {missing} are missing: positions jump from {position - 1} to "
-                    f"{index} (entries were deleted)"
+                    f"{missing} missing (entries were deleted): the next stored entry is {index}"
                 )
             compact.append(_check_entry_row(tuple(row), problems))
             if compact.size in head_sizes:
