@@ -21,7 +21,7 @@ from tests.conftest import TEST_ACTOR
 from tests.transparency.conftest import ORIGIN, T0, Signer, make_signer, new_entries
 
 
-def _append(db: Database, entries: list[NewEntry], **kwargs: object) -> list[LogEntry]:
+def _append(db: Database, entries: list[NewEntry], **kwargs: object) -> list[service.LoggedEntry]:
     with db.session() as s:
         return service.append(s, entries, actor=TEST_ACTOR, **kwargs)  # type: ignore[arg-type]
 
