@@ -15,6 +15,7 @@ from sqlmodel import col, select
 
 from certsvc.db.database import Database
 from certsvc.transparency import merkle, service
+from certsvc.transparency.checkpoint import Checkpoint, sign_checkpoint
 from certsvc.transparency.models import LogEntry, LogNode, TreeHead
 from tests.conftest import TEST_ACTOR
 from tests.transparency.conftest import ORIGIN, T0, Signer, make_signer, new_entries
@@ -234,8 +235,6 @@ def test_inconsistent_head_between_two_good_ones(log: Log, signer: Signer) -> No
     # the heads around it
     with log.db.session() as s:
         service.append(s, new_entries(3, start=315), actor=TEST_ACTOR)
-    from certsvc.transparency.checkpoint import Checkpoint, sign_checkpoint
-
     bogus_root = hashlib.sha256(b"not the log").digest()
     when = T0 + timedelta(hours=1, minutes=30)
     envelope = sign_checkpoint(
