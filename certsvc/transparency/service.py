@@ -33,7 +33,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -96,6 +96,19 @@ class NewEntry:
     document_number: str
     document_sha256: str
     details: Mapping[str, DetailValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LoggedEntry:
+    """An entry as :func:`append` logged it: the values of its ``log_entry`` row."""
+
+    leaf_index: int
+    leaf_hash: bytes
+    kind: EntryKind
+    document_number: str
+    document_sha256: str
+    entry: bytes
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -203,9 +216,9 @@ def log_size(session: Session, *, lock: bool = False) -> int:
 
 def append(
     session: Session, entries: Sequence[NewEntry], *, actor: str, now: datetime | None = None
-) -> list[LogEntry]:
+) -> list[LoggedEntry]:
     """Add ``entries`` at the end of the log, in order, in the caller's transaction; returns
-    their rows (inserted in bulk, not attached to ``session``) with positions assigned.
+    what was logged for each, with its position (the rows are inserted in bulk).
 
     Positions are assigned under the log-state lock, held until the caller's transaction ends:
     keep that transaction short after appending."""
@@ -221,31 +234,17 @@ def append(
     for offset, entry in enumerate(entries):
         data = entry_bytes(first + offset, entry, logged_at)
         logged.append(
-            LogEntry(
-                leaf_index=first + offset,
-                leaf_hash=merkle.leaf_hash(data),
-                kind=entry.kind,
-                document_number=entry.document_number,
-                document_sha256=entry.document_sha256,
-                entry=data,
-                created_at=logged_at,
+            LoggedEntry(
+                first + offset,
+                merkle.leaf_hash(data),
+                entry.kind,
+                entry.document_number,
+                entry.document_sha256,
+                data,
+                logged_at,
             )
         )
-    session.connection().execute(
-        sa.insert(_entry_table),
-        [
-            {
-                "leaf_index": row.leaf_index,
-                "leaf_hash": row.leaf_hash,
-                "kind": row.kind,
-                "document_number": row.document_number,
-                "document_sha256": row.document_sha256,
-                "entry": row.entry,
-                "created_at": row.created_at,
-            }
-            for row in logged
-        ],
-    )
+    session.connection().execute(sa.insert(_entry_table), [asdict(row) for row in logged])
     _store_nodes(session, first, [row.leaf_hash for row in logged])
     kinds = Counter(entry.kind.value for entry in entries)
     last = first + len(entries) - 1
@@ -605,10 +604,13 @@ def verify_log(session: Session, trust: TrustMaterial) -> LogVerification:
             index = row[0]
             position = compact.size
             if index != position:
-                missing = f"{position}" if index == position + 1 else f"{position}-{index - 1}"
+                missing = (
+                    f"entry {position} is"
+                    if index == position + 1
+                    else f"entries {position}-{index - 1} are"
+                )
                 problems.append(
-                    f"entries {missing} are missing: positions jump from {position - 1} to "
-                    f"{index} (entries were deleted)"
+                    f"{missing} missing (entries were deleted): the next stored entry is {index}"
                 )
             compact.append(_check_entry_row(tuple(row), problems))
             if compact.size in head_sizes:

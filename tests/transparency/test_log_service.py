@@ -21,7 +21,7 @@ from tests.conftest import TEST_ACTOR
 from tests.transparency.conftest import ORIGIN, T0, Signer, make_signer, new_entries
 
 
-def _append(db: Database, entries: list[NewEntry], **kwargs: object) -> list[LogEntry]:
+def _append(db: Database, entries: list[NewEntry], **kwargs: object) -> list[service.LoggedEntry]:
     with db.session() as s:
         return service.append(s, entries, actor=TEST_ACTOR, **kwargs)  # type: ignore[arg-type]
 
@@ -229,3 +229,19 @@ def test_bad_entries_are_refused_and_nothing_is_logged(
 def test_origin_for_a_base_url() -> None:
     assert service.origin_for("https://zc.example.gov.cn/") == "zc.example.gov.cn/log"
     assert service.origin_for("http://localhost:8000") == "localhost:8000/log"
+
+
+def test_a_batch_appends_signs_and_proves_in_one_transaction(db: Database, signer: Signer) -> None:
+    # what the issuance batch does: everything in the transaction that records its documents
+    _append(db, new_entries(300))
+    with db.session() as s:
+        logged = service.append(s, new_entries(40, start=300), actor=TEST_ACTOR)
+        head = service.sign_tree_head(
+            s, signer.handle, signer.key_id, actor=TEST_ACTOR, origin=ORIGIN, batch_ref="b2"
+        )
+        proofs = service.inclusion_proofs(s, [e.leaf_index for e in logged], head.tree_size)
+    assert head.tree_size == 340
+    for entry, proof in zip(logged, proofs, strict=True):
+        assert proof.leaf_hash == entry.leaf_hash == merkle.leaf_hash(entry.entry)
+        proof.verify(bytes(head.root_hash))
+        assert proof.as_dict()["inclusion_path"] == [node.hex() for node in proof.path]
