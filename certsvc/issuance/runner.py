@@ -128,7 +128,10 @@ def run_batch(
             run.spec, keystore, at=options.now(), passphrase=options.passphrase
         )
         with _executor(settings, keystore, run, options) as executor:
-            _sign_everything(db, store, run, options, executor)
+            try:
+                _sign_everything(db, store, run, options, executor)
+            finally:
+                store.sync()
         report = _close(db, settings, run, options, material.handle)
     if options.deliver_notifications:
         notifications.deliver(db, notifications.sender_for(settings), actor=options.actor)
@@ -354,6 +357,7 @@ def _record(
     to_promote: list[tuple[str, str]] = []
     to_discard: list[str] = []
     issued: list[Document] = []
+    messages: list[notifications.NewMessage] = []
     issued_now = options.now()
     with db.session() as session:
         items = {
@@ -390,22 +394,24 @@ def _record(
             item.updated_at = issued_now
             session.add(item)
             person = persons[item.person_id]
-            notifications.enqueue(
-                session,
-                dedupe_key=f"batch:{run.batch_id}:person:{item.person_id}",
-                person_id=item.person_id,
-                kind=notifications.DOCUMENTS_ISSUED,
-                recipient=person.mobile,
-                body=notifications.documents_issued_body(
-                    agency_name=run.agency.name,
-                    holder_name=person.name,
-                    base_url=run.base_url,
-                ),
+            messages.append(
+                notifications.NewMessage(
+                    dedupe_key=f"batch:{run.batch_id}:person:{item.person_id}",
+                    person_id=item.person_id,
+                    kind=notifications.DOCUMENTS_ISSUED,
+                    recipient=person.mobile,
+                    body=notifications.documents_issued_body(
+                        agency_name=run.agency.name,
+                        holder_name=person.name,
+                        base_url=run.base_url,
+                    ),
+                )
             )
             run.candidates_done += 1
             for step, ms in outcome.timings_ms.items():
                 run.timings_ms[step] = run.timings_ms.get(step, 0.0) + ms
         logbook.log_issued(session, issued, run.agency, run.batch_id, actor=options.actor)
+        notifications.enqueue(session, messages)
         for document in issued:
             record(
                 session,

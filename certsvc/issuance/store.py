@@ -38,6 +38,8 @@ class DocumentStore(Protocol):
     def staged_file(self, name: str) -> StoredFile | None: ...
     def promote(self, name: str, sha256: str) -> None: ...
     def discard(self, name: str) -> None: ...
+    def sync(self) -> None: ...
+    def discard_partials(self) -> int: ...
     def read(self, sha256: str) -> bytes: ...
     def exists(self, sha256: str) -> bool: ...
     def hashes(self) -> Iterator[str]: ...
@@ -105,7 +107,16 @@ class FileDocumentStore:
             source.unlink()
         else:
             os.replace(source, target)
-        _fsync_directory(target.parent)
+        # The file's bytes were synced when staged. The rename is made durable by ``sync``
+        # at the end of a run; were it lost to a power cut first, the file would be back in
+        # staging, where the next run's recovery promotes it again.
+
+    def sync(self) -> None:
+        """Make every rename so far durable (once per run, not per file)."""
+        for folder in (self._objects, self._staging):
+            if folder.exists():
+                _fsync_directory(folder)
+        os.sync()
 
     def discard(self, name: str) -> None:
         for path in (self._staged_path(name), self._staging / f".{name}.partial"):

@@ -8,6 +8,7 @@ so a crash in between re-sends it with the same idempotency key, never under a n
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,26 +49,39 @@ def documents_issued_body(*, agency_name: str, holder_name: str, base_url: str) 
     )
 
 
-def enqueue(
-    session: Session, *, dedupe_key: str, person_id: int, kind: str, recipient: str, body: str
-) -> bool:
-    """Write a message unless one with ``dedupe_key`` exists; True when written."""
-    existing = session.exec(
-        select(Notification.id).where(Notification.dedupe_key == dedupe_key)
-    ).first()
-    if existing is not None:
-        return False
-    session.add(
-        Notification(
-            dedupe_key=dedupe_key,
-            person_id=person_id,
-            kind=kind,
-            recipient=recipient,
-            body=body,
-            status=NotificationStatus.PENDING,
-        )
+@dataclass(frozen=True)
+class NewMessage:
+    dedupe_key: str
+    person_id: int
+    kind: str
+    recipient: str
+    body: str
+
+
+def enqueue(session: Session, messages: Sequence[NewMessage]) -> int:
+    """Write each message unless one with its dedupe key exists (in the caller's transaction);
+    how many were written."""
+    keys = [message.dedupe_key for message in messages]
+    existing = set(
+        session.exec(select(Notification.dedupe_key).where(col(Notification.dedupe_key).in_(keys)))
     )
-    return True
+    written = 0
+    for message in messages:
+        if message.dedupe_key in existing:
+            continue
+        existing.add(message.dedupe_key)
+        session.add(
+            Notification(
+                dedupe_key=message.dedupe_key,
+                person_id=message.person_id,
+                kind=message.kind,
+                recipient=message.recipient,
+                body=message.body,
+                status=NotificationStatus.PENDING,
+            )
+        )
+        written += 1
+    return written
 
 
 @dataclass
