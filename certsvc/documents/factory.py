@@ -46,7 +46,9 @@ class DocumentFactory:
         agency = material.signer_name
         self._signers = {
             kind: DocumentSigner(
-                material, seal_pdf=renderer.seal_pdf(kind, agency), seal_box=renderer.seal_box(kind)
+                material,
+                seal_appearance=renderer.seal_appearance(kind, agency),
+                seal_box=renderer.seal_box(kind),
             )
             for kind in DocumentType
         }

@@ -26,7 +26,7 @@ from reportlab.pdfgen.textobject import PDFTextObject
 from certsvc.documents.fonts import FontPaths, FontSet, load_fonts
 from certsvc.documents.layout import Border, Layout, QrBox, TextBlock, load_layouts
 from certsvc.documents.record import DocumentRecord, DocumentType
-from certsvc.documents.seal import draw_seal
+from certsvc.documents.seal import draw_seal, seal_appearance
 from certsvc.errors import ConfigError, InputError
 from certsvc.roster.identity import GENDER_LABELS, ID_TYPE_LABELS
 
@@ -114,7 +114,7 @@ class Renderer:
         """The unsigned PDF of ``record``; ConfigError if a character has no font.
 
         ``with_seal=False`` leaves the seal out of the page: the signature then shows it as
-        its visible appearance (see :meth:`seal_pdf` and :meth:`seal_box`)."""
+        its visible appearance (see :meth:`seal_appearance` and :meth:`seal_box`)."""
         layout = self.layouts[record.document_type]
         values = record_values(record)
         values["verify_url"] = verify_url
@@ -178,31 +178,21 @@ class Renderer:
             math.ceil(seal.y + seal.radius),
         )
 
-    def seal_pdf(self, document_type: DocumentType, agency_name: str) -> bytes:
-        """A one-page PDF the size of :meth:`seal_box` holding just the seal, for the
-        signature's appearance."""
+    def seal_appearance(self, document_type: DocumentType, agency_name: str) -> bytes:
+        """The seal as a form XObject the size of :meth:`seal_box` (a complete PDF object
+        body, referring to no other object), for the signature's visible appearance. It draws
+        what ``render(with_seal=True)`` draws on the page, at the same place and size."""
         seal = self.layouts[document_type].seal
         x1, y1, x2, y2 = self.seal_box(document_type)
-        out = io.BytesIO()
-        canvas = Canvas(
-            out,
-            pagesize=(x2 - x1, y2 - y1),
-            invariant=1,
-            pageCompression=1,
-            initialFontName=self.fonts.main,
-        )
-        draw_seal(
-            canvas,
+        return seal_appearance(
             self.fonts,
+            size=(x2 - x1, y2 - y1),
             center=(seal.x - x1, seal.y - y1),
             radius=seal.radius,
             agency_name=agency_name,
             label=seal.label,
             color=seal.color,
         )
-        canvas.showPage()
-        canvas.save()
-        return out.getvalue()
 
     def _draw_block(self, text: PDFTextObject, block: TextBlock, content: str) -> None:
         text.setFillColorRGB(*block.color)

@@ -18,8 +18,9 @@ import asyncio
 import dataclasses
 import io
 import logging
-import tempfile
+from collections.abc import Coroutine
 from dataclasses import dataclass
+from typing import IO, Any
 
 from asn1crypto import cms as asn1_cms
 from asn1crypto import crl as asn1_crl
@@ -36,8 +37,7 @@ from pyhanko.sign.signers.pdf_signer import (
     PdfTBSDocument,
     SigDSSPlacementPreference,
 )
-from pyhanko.sign.validation.dss import DocumentSecurityStore
-from pyhanko.stamp import StaticStampStyle
+from pyhanko.stamp import BaseStamp, BaseStampStyle
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
@@ -130,7 +130,7 @@ class DocumentSigner:
         self,
         material: SigningMaterial,
         *,
-        seal_pdf: bytes,
+        seal_appearance: bytes,
         seal_box: tuple[int, int, int, int],
         fast: bool = True,
     ) -> None:
@@ -164,20 +164,17 @@ class DocumentSigner:
         self._timestamper = material.timestamper or (
             timestamps.HTTPTimeStamper(material.tsa_url) if material.tsa_url else None
         )
-        # pyHanko imports a stamp background from a file; write the seal once per signer.
-        self._seal_file = tempfile.NamedTemporaryFile(prefix="certsvc-seal-", suffix=".pdf")  # noqa: SIM115
-        self._seal_file.write(seal_pdf)
-        self._seal_file.flush()
-        self._stamp = StaticStampStyle.from_pdf_file(self._seal_file.name, border_width=0)
+        # The seal appearance is a finished form XObject, written as it is into each document.
+        self._stamp = _PreparedAppearance(appearance=seal_appearance)
         self._field = fields.SigFieldSpec(FIELD_NAME, on_page=0, box=seal_box)
         self._bytes_reserved: int | None = None
         self.fast = fast
         self._template: _CmsTemplate | None = None
         self._dss_certs = [
-            _asn1_certificate(material.certificate),
-            _asn1_certificate(material.root),
+            _stream_object(_asn1_certificate(material.certificate).dump()),
+            _stream_object(_asn1_certificate(material.root).dump()),
         ]
-        self._dss_crls = [asn1_crl.CertificateList.load(der) for der in material.crls]
+        self._dss_crls = [_stream_object(der) for der in material.crls]
         # The prepared chain and CRL go into the DSS directly; the signer and its CRL were
         # checked when the material was loaded (load_signing_material), not per document.
         self._meta_prepared_dss = dataclasses.replace(
@@ -212,7 +209,9 @@ class DocumentSigner:
         )
         if self._timestamper is not None or not self.fast:
             return self._sign_with_pyhanko(writer)
-        return asyncio.run(self._sign_with_template(writer))
+        if self._template is None:  # pyHanko builds the first container with asyncio tasks
+            return asyncio.run(self._sign_with_template(writer))
+        return _run_without_io(self._sign_with_template(writer))
 
     def _sign_with_pyhanko(self, writer: IncrementalPdfFileWriter) -> bytes:
         """pyHanko builds everything: the reference path, and the one used with a TSA."""
@@ -231,9 +230,7 @@ class DocumentSigner:
         """The same signature, faster: the DSS is written from the prepared chain and CRL
         instead of re-validating them, and the CMS container is pyHanko's own, built once
         and reused with only the message digest and the signature value replaced."""
-        DocumentSecurityStore.supply_dss_in_writer(
-            writer, None, certs=self._dss_certs, crls=self._dss_crls
-        )
+        _write_dss(writer, self._dss_certs, self._dss_crls)
         pdf_signer = signers.PdfSigner(
             self._meta_prepared_dss,
             self._signer,
@@ -264,7 +261,77 @@ class DocumentSigner:
         return self._bytes_reserved
 
     def close(self) -> None:
-        self._seal_file.close()
+        """Nothing is held open any more; kept so that callers can release a signer."""
+
+
+def _run_without_io(coroutine: Coroutine[Any, Any, bytes]) -> bytes:
+    """Run a coroutine that never waits on anything without an event loop, which would cost
+    about a third of the rest of the signature. pyHanko's signing API is async, but once the
+    CMS container is a template and there is no timestamp authority, nothing in it awaits."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        result: bytes = done.value
+        return result
+    coroutine.close()
+    raise RuntimeError("signing without a timestamp authority unexpectedly waited for I/O")
+
+
+class _RawObject(generic.PdfObject):
+    """An indirect object whose body was serialised once (a stream or a dictionary referring
+    to no other object): pyHanko writes its bytes as they are."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def write_to_stream(
+        self, stream: IO[bytes], handler: Any = None, container_ref: Any = None
+    ) -> None:
+        stream.write(self.body)
+
+
+def _stream_object(data: bytes) -> _RawObject:
+    return _RawObject(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(data), data))
+
+
+def _write_dss(
+    writer: IncrementalPdfFileWriter, certs: list[_RawObject], crls: list[_RawObject]
+) -> None:
+    """The document security store as pyHanko's ``supply_dss_in_writer`` writes it for a
+    document without one (no VRI), from certificate and CRL streams serialised once."""
+    dss = generic.DictionaryObject(  # type: ignore[no-untyped-call]
+        {
+            generic.NameObject("/Certs"): generic.ArrayObject(
+                [writer.add_object(c) for c in certs]
+            ),
+            generic.NameObject("/CRLs"): generic.ArrayObject([writer.add_object(c) for c in crls]),
+        }
+    )
+    writer.root[generic.NameObject("/DSS")] = writer.add_object(dss)
+    writer.update_root()  # type: ignore[no-untyped-call]
+
+
+class _SealStamp(BaseStamp):
+    def __init__(self, writer: Any, style: _PreparedAppearance) -> None:
+        super().__init__(writer, style)
+        self._body = style.appearance
+
+    def register(self) -> generic.IndirectObject:
+        if self._content_xobj_ref is None:
+            self._content_xobj_ref = self._ensure_writer.add_object(_RawObject(self._body))
+        return self._content_xobj_ref
+
+
+@dataclass(frozen=True)
+class _PreparedAppearance(BaseStampStyle):
+    """A stamp style whose appearance is a finished form XObject (see
+    :func:`certsvc.documents.seal.seal_appearance`): nothing is imported or laid out per
+    document, pyHanko just writes the prepared bytes as the widget's normal appearance."""
+
+    appearance: bytes = b""
+
+    def create_stamp(self, writer: Any, box: Any, text_params: dict[str, Any]) -> BaseStamp:
+        return _SealStamp(writer, self)
 
 
 class _CmsTemplate:
