@@ -57,14 +57,20 @@ def draw_seal(
     label: str,
     color: Color = SEAL_RED,
 ) -> None:
-    """Draw the seal centred on ``center`` (points) with outer radius ``radius``."""
+    """Draw the seal on a page (the layout preview) centred on ``center`` (points) with outer
+    radius ``radius``: the same shapes as :func:`seal_appearance`, the characters as text in
+    the page's embedded fonts."""
+    cx, cy = center
     canvas.saveState()
     canvas.setBlendMode("Multiply")
-    canvas.addLiteral(
-        seal_operators(
-            fonts, center=center, radius=radius, agency_name=agency_name, label=label, color=color
-        )
-    )
+    canvas.addLiteral(_shapes(center, radius, color))
+    text = canvas.beginText()
+    text.setFillColorRGB(*color)
+    for glyph in _glyphs(fonts, cx, cy, radius, agency_name, label):
+        text.setTextTransform(*glyph.matrix)
+        text.setFont(glyph.font, glyph.size)
+        text.textOut(glyph.char)
+    canvas.drawText(text)
     canvas.restoreState()
 
 
@@ -107,18 +113,9 @@ def seal_operators(
     label: str,
     color: Color = SEAL_RED,
 ) -> str:
-    """The seal as PDF content operators (paths only), inside q … Q."""
+    """The seal as PDF content operators (paths only, the characters as glyph outlines)."""
     cx, cy = center
-    rgb = " ".join(_n(c) for c in color)
-    ring = radius * RING_WIDTH
-    circle = PDFPathObject()
-    circle.circle(cx, cy, radius - ring / 2)
-    parts = [
-        "q",
-        f"{rgb} RG {rgb} rg {_n(ring)} w",
-        circle.getCode() + " S",
-        _star(cx, cy, radius * STAR_RADIUS).getCode() + " f",
-    ]
+    parts = [_shapes(center, radius, color), "q", _rgb(color)]
     paths: dict[tuple[str, str], str] = {}
     for glyph in _glyphs(fonts, cx, cy, radius, agency_name, label):
         key = (glyph.font, glyph.char)
@@ -130,6 +127,28 @@ def seal_operators(
         parts.append(f"q {matrix} cm\n{paths[key]}\nf Q")
     parts.append("Q")
     return "\n".join(parts)
+
+
+def _shapes(center: tuple[float, float], radius: float, color: Color) -> str:
+    """The ring and the star, inside q … Q."""
+    cx, cy = center
+    ring = radius * RING_WIDTH
+    circle = PDFPathObject()
+    circle.circle(cx, cy, radius - ring / 2)
+    return "\n".join(
+        [
+            "q",
+            f"{_rgb(color)} {_n(ring)} w",
+            circle.getCode() + " S",
+            _star(cx, cy, radius * STAR_RADIUS).getCode() + " f",
+            "Q",
+        ]
+    )
+
+
+def _rgb(color: Color) -> str:
+    rgb = " ".join(_n(c) for c in color)
+    return f"{rgb} RG {rgb} rg"
 
 
 def _n(value: float) -> str:
