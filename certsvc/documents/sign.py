@@ -18,11 +18,8 @@ import asyncio
 import dataclasses
 import io
 import logging
-from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import IO, Any
 
-from asn1crypto import cms as asn1_cms
 from asn1crypto import crl as asn1_crl
 from asn1crypto import x509 as asn1_x509
 from asn1crypto.algos import SignedDigestAlgorithm
@@ -37,10 +34,16 @@ from pyhanko.sign.signers.pdf_signer import (
     PdfTBSDocument,
     SigDSSPlacementPreference,
 )
-from pyhanko.stamp import BaseStamp, BaseStampStyle
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+from certsvc.documents.prepared import (
+    CmsTemplate,
+    PreparedAppearance,
+    run_without_io,
+    stream_object,
+    write_dss,
+)
 from certsvc.documents.record import RECORD_FILENAME, TOKEN_FILENAME, DocumentRecord
 from certsvc.keys.handles import KeyAlgorithm, PrivateKeyHandle
 
@@ -165,16 +168,16 @@ class DocumentSigner:
             timestamps.HTTPTimeStamper(material.tsa_url) if material.tsa_url else None
         )
         # The seal appearance is a finished form XObject, written as it is into each document.
-        self._stamp = _PreparedAppearance(appearance=seal_appearance)
+        self._stamp = PreparedAppearance(appearance=seal_appearance)
         self._field = fields.SigFieldSpec(FIELD_NAME, on_page=0, box=seal_box)
         self._bytes_reserved: int | None = None
         self.fast = fast
-        self._template: _CmsTemplate | None = None
+        self._template: CmsTemplate | None = None
         self._dss_certs = [
-            _stream_object(_asn1_certificate(material.certificate).dump()),
-            _stream_object(_asn1_certificate(material.root).dump()),
+            stream_object(_asn1_certificate(material.certificate).dump()),
+            stream_object(_asn1_certificate(material.root).dump()),
         ]
-        self._dss_crls = [_stream_object(der) for der in material.crls]
+        self._dss_crls = [stream_object(der) for der in material.crls]
         # The prepared chain and CRL go into the DSS directly; the signer and its CRL were
         # checked when the material was loaded (load_signing_material), not per document.
         self._meta_prepared_dss = dataclasses.replace(
@@ -211,7 +214,7 @@ class DocumentSigner:
             return self._sign_with_pyhanko(writer)
         if self._template is None:  # pyHanko builds the first container with asyncio tasks
             return asyncio.run(self._sign_with_template(writer))
-        return _run_without_io(self._sign_with_template(writer))
+        return run_without_io(self._sign_with_template(writer))
 
     def _sign_with_pyhanko(self, writer: IncrementalPdfFileWriter) -> bytes:
         """pyHanko builds everything: the reference path, and the one used with a TSA."""
@@ -230,7 +233,7 @@ class DocumentSigner:
         """The same signature, faster: the DSS is written from the prepared chain and CRL
         instead of re-validating them, and the CMS container is pyHanko's own, built once
         and reused with only the message digest and the signature value replaced."""
-        _write_dss(writer, self._dss_certs, self._dss_crls)
+        write_dss(writer, self._dss_certs, self._dss_crls)
         pdf_signer = signers.PdfSigner(
             self._meta_prepared_dss,
             self._signer,
@@ -241,7 +244,7 @@ class DocumentSigner:
             writer, bytes_reserved=self._reserve()
         )
         if self._template is None:
-            self._template = _CmsTemplate(
+            self._template = CmsTemplate(
                 await self._signer.async_sign(
                     prepared.document_digest, self._meta.md_algorithm or "sha256", use_pades=True
                 )
@@ -262,147 +265,6 @@ class DocumentSigner:
 
     def close(self) -> None:
         """Nothing is held open any more; kept so that callers can release a signer."""
-
-
-def _run_without_io(coroutine: Coroutine[Any, Any, bytes]) -> bytes:
-    """Run a coroutine that never waits on anything without an event loop, which would cost
-    about a third of the rest of the signature. pyHanko's signing API is async, but once the
-    CMS container is a template and there is no timestamp authority, nothing in it awaits."""
-    try:
-        coroutine.send(None)
-    except StopIteration as done:
-        result: bytes = done.value
-        return result
-    coroutine.close()
-    raise RuntimeError("signing without a timestamp authority unexpectedly waited for I/O")
-
-
-class _RawObject(generic.PdfObject):
-    """An indirect object whose body was serialised once (a stream or a dictionary referring
-    to no other object): pyHanko writes its bytes as they are."""
-
-    def __init__(self, body: bytes) -> None:
-        self.body = body
-
-    def write_to_stream(
-        self, stream: IO[bytes], handler: Any = None, container_ref: Any = None
-    ) -> None:
-        stream.write(self.body)
-
-
-def _stream_object(data: bytes) -> _RawObject:
-    return _RawObject(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(data), data))
-
-
-def _write_dss(
-    writer: IncrementalPdfFileWriter, certs: list[_RawObject], crls: list[_RawObject]
-) -> None:
-    """The document security store as pyHanko's ``supply_dss_in_writer`` writes it for a
-    document without one (no VRI), from certificate and CRL streams serialised once."""
-    dss = generic.DictionaryObject(  # type: ignore[no-untyped-call]
-        {
-            generic.NameObject("/Certs"): generic.ArrayObject(
-                [writer.add_object(c) for c in certs]
-            ),
-            generic.NameObject("/CRLs"): generic.ArrayObject([writer.add_object(c) for c in crls]),
-        }
-    )
-    writer.root[generic.NameObject("/DSS")] = writer.add_object(dss)
-    writer.update_root()  # type: ignore[no-untyped-call]
-
-
-class _SealStamp(BaseStamp):
-    def __init__(self, writer: Any, style: _PreparedAppearance) -> None:
-        super().__init__(writer, style)
-        self._body = style.appearance
-
-    def register(self) -> generic.IndirectObject:
-        if self._content_xobj_ref is None:
-            self._content_xobj_ref = self._ensure_writer.add_object(_RawObject(self._body))
-        return self._content_xobj_ref
-
-
-@dataclass(frozen=True)
-class _PreparedAppearance(BaseStampStyle):
-    """A stamp style whose appearance is a finished form XObject (see
-    :func:`certsvc.documents.seal.seal_appearance`): nothing is imported or laid out per
-    document, pyHanko just writes the prepared bytes as the widget's normal appearance."""
-
-    appearance: bytes = b""
-
-    def create_stamp(self, writer: Any, box: Any, text_params: dict[str, Any]) -> BaseStamp:
-        return _SealStamp(writer, self)
-
-
-class _CmsTemplate:
-    """A CMS SignedData as pyHanko built it, reused for the next documents.
-
-    Between two documents of one signer only two values differ: the messageDigest signed
-    attribute (the PDF's byte-range digest) and the signature over the signed attributes.
-    Everything else — certificates, algorithm identifiers, the ESS signing-certificate-v2
-    attribute, CMS algorithm protection — is identical, so its DER is cut out once and
-    spliced around the new values; only the five enclosing lengths are written anew (an
-    ECDSA signature's DER length varies by a byte or two). The test suite checks the result
-    against pyHanko's own container and all three validators.
-    """
-
-    def __init__(self, content_info: asn1_cms.ContentInfo) -> None:
-        der = content_info.dump()
-        parsed = asn1_cms.ContentInfo.load(der)
-        signed_data = parsed["content"]
-        signer_infos = signed_data["signer_infos"]
-        if len(signer_infos) != 1:
-            raise ValueError("expected exactly one SignerInfo")
-        signer_info = signer_infos[0]
-        attrs = signer_info["signed_attrs"]
-        if any(attr["type"].native == "signing_time" for attr in attrs):
-            raise ValueError("a per-document signing-time attribute cannot be templated")
-        digest = next(a for a in attrs if a["type"].native == "message_digest")["values"][0]
-        # SignerInfo: header | before attrs | [0] signed attrs | between | signature | after
-        info = signer_info.contents
-        attrs_tlv = attrs.dump()
-        signature_tlv = signer_info["signature"].dump()
-        at = _unique(info, attrs_tlv, "signed attributes")
-        sig_at = _unique(info, signature_tlv, "signature")
-        self._before_attrs = info[:at]
-        self._between = info[at + len(attrs_tlv) : sig_at]
-        self._after = info[sig_at + len(signature_tlv) :]
-        digest_tlv = digest.dump()
-        self._digest_at = _unique(attrs_tlv, digest_tlv, "message digest") + 2
-        self._digest_len = len(digest.native)
-        self._attrs = bytearray(attrs_tlv)
-        # SignedData: everything before signerInfos (its last field) stays as it is
-        sd_contents = signed_data.contents
-        self._signed_data_head = sd_contents[: len(sd_contents) - len(signer_infos.dump())]
-        self._content_type = parsed["content_type"].dump()
-
-    def fill(self, digest: bytes, handle: PrivateKeyHandle) -> bytes:
-        if len(digest) != self._digest_len:
-            raise ValueError("digest length differs from the template's")
-        self._attrs[self._digest_at : self._digest_at + self._digest_len] = digest
-        attrs = bytes(self._attrs)
-        signature = handle.sign(b"\x31" + attrs[1:])  # signed as SET OF, stored [0] IMPLICIT
-        info = _tlv(
-            0x30, self._before_attrs + attrs + self._between + _tlv(0x04, signature) + self._after
-        )
-        signed_data = _tlv(0x30, self._signed_data_head + _tlv(0x31, info))
-        return _tlv(0x30, self._content_type + _tlv(0xA0, signed_data))
-
-
-def _unique(haystack: bytes, needle: bytes, what: str) -> int:
-    at = haystack.find(needle)
-    if at < 0 or haystack.find(needle, at + 1) >= 0:
-        raise ValueError(f"cannot locate the {what} in the CMS template")
-    return at
-
-
-def _tlv(tag: int, value: bytes) -> bytes:
-    """A DER tag-length-value with a definite length."""
-    size = len(value)
-    if size < 0x80:
-        return bytes((tag, size)) + value
-    length = size.to_bytes((size.bit_length() + 7) // 8, "big")
-    return bytes((tag, 0x80 | len(length))) + length + value
 
 
 def _attach(
