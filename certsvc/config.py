@@ -44,6 +44,7 @@ class Settings:
     fallback_font_files: str = ""  # os.pathsep-separated fonts for rare characters
     template_dir: Path | None = None  # document layouts; default: the package's own
     tsa_url: str = ""  # RFC 3161 timestamp authority: PAdES B-T (+LT) instead of B-B (+LT)
+    tsa_trust_roots: Path | None = None  # PEM bundle the TSA must chain to; default: the root
     secret_key: str = _secret()
     sql_echo: bool = False
 
@@ -81,6 +82,16 @@ class Settings:
             raise ConfigError(
                 "CERTSVC_PUBLIC_BASE_URL must be an http(s) URL such as "
                 f"https://zc.example.gov.cn, not {self.public_base_url!r}"
+            )
+        if self.tsa_url and urlsplit(self.tsa_url).scheme not in ("http", "https"):
+            raise ConfigError(
+                f"CERTSVC_TSA_URL must be an http(s) URL of an RFC 3161 timestamp authority, "
+                f"not {self.tsa_url!r}"
+            )
+        if self.tsa_trust_roots is not None and not self.tsa_url:
+            raise ConfigError(
+                "CERTSVC_TSA_TRUST_ROOTS is set but CERTSVC_TSA_URL is not: the roots are "
+                "used to check the timestamp authority, so set both or neither"
             )
         if not self.agency_region_code.isdigit() or len(self.agency_region_code) != 6:
             raise ConfigError(

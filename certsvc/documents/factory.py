@@ -54,6 +54,11 @@ class DocumentFactory:
         }
 
     @property
+    def level(self) -> str:
+        """The PAdES level the documents reach (see :attr:`DocumentSigner.level`)."""
+        return self._signers[DocumentType.CERTIFICATE].level
+
+    @property
     def verify_page(self) -> str:
         return self.base_url + VERIFY_PATH
 

@@ -13,6 +13,7 @@ from certsvc.config import Settings
 from certsvc.documents.fonts import FontPaths, find_default_fonts
 from certsvc.documents.render import Renderer
 from certsvc.documents.sign import SigningMaterial
+from certsvc.documents.tsa import load_tsa_roots
 from certsvc.errors import KeyStoreError
 from certsvc.keys import service as keys
 from certsvc.keys.certificates import load_pem
@@ -28,8 +29,10 @@ def load_signing_material(
     at: datetime,
     passphrase: Passphrase | None,
     tsa_url: str = "",
+    tsa_trust_roots: Path | None = None,
 ) -> SigningMaterial:
-    """The agency's current signer, opened, with its chain and the newest CRL."""
+    """The agency's current signer, opened, with its chain and the newest CRL; with a TSA,
+    the roots its certificate must chain to (``CERTSVC_TSA_TRUST_ROOTS``)."""
     agency = get_agency(session, agency_code)
     signer = keys.signer_for(session, agency.code, at)
     handle = keys.open_signer(store, signer, at=at, passphrase=passphrase)
@@ -52,6 +55,7 @@ def load_signing_material(
         root=load_pem(root.certificate_pem),
         crls=(crl.content,),
         tsa_url=tsa_url or None,
+        tsa_roots=load_tsa_roots(tsa_trust_roots) if tsa_trust_roots else (),
         signer_name=agency.name,
         location=agency.name,
         agency_code=agency.code,

@@ -13,7 +13,7 @@ validators (pyHanko, poppler's pdfsig, qpdf).
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -43,16 +43,19 @@ def stream_object(data: bytes) -> RawObject:
 
 
 def write_dss(
-    writer: IncrementalPdfFileWriter, certs: list[RawObject], crls: list[RawObject]
+    writer: IncrementalPdfFileWriter,
+    certs: Sequence[RawObject],
+    crls: Sequence[RawObject],
+    ocsps: Sequence[RawObject] = (),
 ) -> None:
     """The document security store as pyHanko's ``supply_dss_in_writer`` writes it for a
-    document without one (no VRI), from certificate and CRL streams serialised once."""
+    document without one (no VRI), from certificate, CRL and OCSP streams serialised once."""
+    entries = {"/Certs": certs, "/CRLs": crls, "/OCSPs": ocsps}
     dss = generic.DictionaryObject(  # type: ignore[no-untyped-call]
         {
-            generic.NameObject("/Certs"): generic.ArrayObject(
-                [writer.add_object(c) for c in certs]
-            ),
-            generic.NameObject("/CRLs"): generic.ArrayObject([writer.add_object(c) for c in crls]),
+            generic.NameObject(key): generic.ArrayObject([writer.add_object(v) for v in values])
+            for key, values in entries.items()
+            if values
         }
     )
     writer.root[generic.NameObject("/DSS")] = writer.add_object(dss)

@@ -27,6 +27,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from pyhanko.pdf_utils import embed, generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers, timestamps
 from pyhanko.sign.fields import MDPPerm, SigSeedSubFilter
 from pyhanko.sign.signers.pdf_signer import (
@@ -40,11 +41,13 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 from certsvc.documents.prepared import (
     CmsTemplate,
     PreparedAppearance,
+    RawObject,
     run_without_io,
     stream_object,
     write_dss,
 )
 from certsvc.documents.record import RECORD_FILENAME, TOKEN_FILENAME, DocumentRecord
+from certsvc.documents.tsa import TimestampAuthorityError, TsaEvidence, prepare_timestamp_authority
 from certsvc.keys.handles import KeyAlgorithm, PrivateKeyHandle
 
 FIELD_NAME = "Signature1"
@@ -121,6 +124,8 @@ class SigningMaterial:
     tsa_url: str | None = None
     # a ready timestamper instead of tsa_url (tests use pyHanko's in-process TSA)
     timestamper: timestamps.TimeStamper | None = None
+    # DER roots the TSA's certificate must chain to (CERTSVC_TSA_TRUST_ROOTS); none: the root
+    tsa_roots: tuple[bytes, ...] = ()
     signer_name: str = ""  # the agency's name: the signature's /Name and the seal's rim
     location: str = ""
     agency_code: str = ""  # records of another agency are refused
@@ -178,6 +183,20 @@ class DocumentSigner:
             stream_object(_asn1_certificate(material.root).dump()),
         ]
         self._dss_crls = [stream_object(der) for der in material.crls]
+        self._dss_ocsps: list[RawObject] = []
+        self._tsa: TsaEvidence | None = None
+        if self._timestamper is not None:
+            self._tsa = prepare_timestamp_authority(
+                self._timestamper,
+                material.tsa_roots or (material.root.public_bytes(serialization.Encoding.DER),),
+                url=material.tsa_url,
+            )
+            known = {_asn1_certificate(c).dump() for c in (material.certificate, material.root)}
+            self._dss_certs += [
+                stream_object(c.dump()) for c in self._tsa.certificates if c.dump() not in known
+            ]
+            self._dss_crls += [stream_object(c.dump()) for c in self._tsa.crls]
+            self._dss_ocsps += [stream_object(o.dump()) for o in self._tsa.ocsps]
         # The prepared chain and CRL go into the DSS directly; the signer and its CRL were
         # checked when the material was loaded (load_signing_material), not per document.
         self._meta_prepared_dss = dataclasses.replace(
@@ -188,10 +207,16 @@ class DocumentSigner:
     def level(self) -> str:
         """What a validator will find. Without a TSA there is no trusted signing time, so the
         document validates only while the signer certificate is valid (B-B, with the chain and
-        CRL already in the DSS); with a TSA it is B-T plus that validation data."""
-        if self._timestamper is None:
+        CRL already in the DSS); with a TSA it is B-T, and B-LT when the TSA's chain came with
+        revocation data (CRL or OCSP) for every certificate below its root."""
+        if self._tsa is None:
             return "PAdES B-B (chain and CRL in the DSS)"
-        return "PAdES B-T (chain and CRL in the DSS)"
+        if self._tsa.revocation_complete:
+            return "PAdES B-LT (signer and TSA chains with their revocation data in the DSS)"
+        return (
+            "PAdES B-T (signer chain and CRL in the DSS; the TSA chain too, but the TSA "
+            "published no revocation data for it)"
+        )
 
     def sign(self, unsigned_pdf: bytes, record: DocumentRecord, token_text: str) -> bytes:
         """Attach the record and the token, and sign: one incremental update."""
@@ -210,16 +235,30 @@ class DocumentSigner:
             "text/plain",
             "certsvc QR token (COSE_Sign1, decimal) as printed in the QR code",
         )
-        if self._timestamper is not None or not self.fast:
+        if self._tsa is not None:
+            return self._sign_with_timestamp(writer, self._tsa)
+        if not self.fast:
             return self._sign_with_pyhanko(writer)
         if self._template is None:  # pyHanko builds the first container with asyncio tasks
             return asyncio.run(self._sign_with_template(writer))
         return run_without_io(self._sign_with_template(writer))
 
     def _sign_with_pyhanko(self, writer: IncrementalPdfFileWriter) -> bytes:
-        """pyHanko builds everything: the reference path, and the one used with a TSA."""
+        """pyHanko builds everything, validating the chain per document: the reference."""
         pdf_signer = signers.PdfSigner(
-            self._meta,
+            self._meta, self._signer, stamp_style=self._stamp, new_field_spec=self._field
+        )
+        out = pdf_signer.sign_pdf(writer, bytes_reserved=self._reserve(), in_place=False)
+        assert isinstance(out, io.BytesIO)
+        return out.getvalue()
+
+    def _sign_with_timestamp(self, writer: IncrementalPdfFileWriter, tsa: TsaEvidence) -> bytes:
+        """pyHanko signs and asks the TSA for the signature timestamp; the DSS holds the
+        signer's and the TSA's chains and revocation data, validated when the signer was
+        prepared. A token from a TSA certificate that was not validated then is refused."""
+        write_dss(writer, self._dss_certs, self._dss_crls, self._dss_ocsps)
+        pdf_signer = signers.PdfSigner(
+            self._meta_prepared_dss,
             self._signer,
             timestamper=self._timestamper,
             stamp_style=self._stamp,
@@ -227,7 +266,20 @@ class DocumentSigner:
         )
         out = pdf_signer.sign_pdf(writer, bytes_reserved=self._reserve(), in_place=False)
         assert isinstance(out, io.BytesIO)
-        return out.getvalue()
+        signed = out.getvalue()
+        (signature,) = PdfFileReader(io.BytesIO(signed)).embedded_signatures
+        tokens = [
+            attr["values"][0]
+            for attr in signature.signer_info["unsigned_attrs"]
+            if attr["type"].native == "signature_time_stamp_token"
+        ]
+        if len(tokens) != 1 or not tsa.covers(tokens[0]):
+            raise TimestampAuthorityError(
+                "the timestamp authority signed with a certificate other than the one "
+                "validated when signing started (a key rollover?); start again so that the "
+                "new certificate is validated and documented"
+            )
+        return signed
 
     async def _sign_with_template(self, writer: IncrementalPdfFileWriter) -> bytes:
         """The same signature, faster: the DSS is written from the prepared chain and CRL
