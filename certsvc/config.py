@@ -48,6 +48,7 @@ class Settings:
     batch_workers: int = 0  # processes signing a batch; 0: one per CPU
     sms_gateway_url: str = ""  # HTTP SMS gateway; empty: messages go to the outbox file
     sms_gateway_token: str = _secret()
+    tsa_trust_roots: Path | None = None  # PEM bundle the TSA must chain to; default: the root
     secret_key: str = _secret()
     sql_echo: bool = False
 
@@ -93,6 +94,16 @@ class Settings:
         if self.sms_gateway_url and urlsplit(self.sms_gateway_url).scheme not in ("http", "https"):
             raise ConfigError(
                 f"CERTSVC_SMS_GATEWAY_URL must be an http(s) URL, not {self.sms_gateway_url!r}"
+            )
+        if self.tsa_url and urlsplit(self.tsa_url).scheme not in ("http", "https"):
+            raise ConfigError(
+                f"CERTSVC_TSA_URL must be an http(s) URL of an RFC 3161 timestamp authority, "
+                f"not {self.tsa_url!r}"
+            )
+        if self.tsa_trust_roots is not None and not self.tsa_url:
+            raise ConfigError(
+                "CERTSVC_TSA_TRUST_ROOTS is set but CERTSVC_TSA_URL is not: the roots are "
+                "used to check the timestamp authority, so set both or neither"
             )
         if not self.agency_region_code.isdigit() or len(self.agency_region_code) != 6:
             raise ConfigError(

@@ -96,6 +96,7 @@ def sign(
             at=now,
             passphrase=passphrase,
             tsa_url=ctx.settings.tsa_url,
+            tsa_trust_roots=ctx.settings.tsa_trust_roots,
         )
     factory = DocumentFactory(
         renderer_for(ctx.settings), material, base_url=ctx.settings.public_base_url
@@ -108,7 +109,7 @@ def sign(
     click.echo(
         f"{record.document_type.heading} {record.document_number} signed by "
         f"{material.key_id}: {out} ({len(issued.pdf)} bytes, QR version "
-        f"{issued.qr_version}, sha256 {issued.sha256})"
+        f"{issued.qr_version}, sha256 {issued.sha256}); {factory.level}"
     )
 
 

@@ -46,10 +46,17 @@ class DocumentFactory:
         agency = material.signer_name
         self._signers = {
             kind: DocumentSigner(
-                material, seal_pdf=renderer.seal_pdf(kind, agency), seal_box=renderer.seal_box(kind)
+                material,
+                seal_appearance=renderer.seal_appearance(kind, agency),
+                seal_box=renderer.seal_box(kind),
             )
             for kind in DocumentType
         }
+
+    @property
+    def level(self) -> str:
+        """The PAdES level the documents reach (see :attr:`DocumentSigner.level`)."""
+        return self._signers[DocumentType.CERTIFICATE].level
 
     @property
     def verify_page(self) -> str:

@@ -96,6 +96,10 @@ class FontSet:
         self._runs: dict[str, list[Run]] = {}
         self.ascent = self._fonts[0].face.ascent / 1000  # of the main font, per unit of size
 
+    def face(self, font_name: str) -> ttfonts.TTFontFace:
+        """The parsed font file behind a registered font name (for its glyph outlines)."""
+        return self._fonts[self.names.index(font_name)].face
+
     def font_for(self, char: str) -> str:
         """The name of the first font that has ``char``; ConfigError if none has."""
         name = self._font_of.get(char)

@@ -14,6 +14,7 @@ from certsvc.config import Settings
 from certsvc.documents.fonts import FontPaths, find_default_fonts
 from certsvc.documents.render import Renderer
 from certsvc.documents.sign import SigningMaterial
+from certsvc.documents.tsa import load_tsa_roots
 from certsvc.errors import KeyStoreError
 from certsvc.keys import service as keys
 from certsvc.keys.certificates import load_pem
@@ -34,10 +35,16 @@ class SignerSpec:
     agency_code: str
     agency_name: str
     tsa_url: str = ""
+    tsa_trust_roots: Path | None = None  # CERTSVC_TSA_TRUST_ROOTS: the TSA must chain to one
 
 
 def read_signer_spec(
-    session: Session, *, agency_code: str, at: datetime, tsa_url: str = ""
+    session: Session,
+    *,
+    agency_code: str,
+    at: datetime,
+    tsa_url: str = "",
+    tsa_trust_roots: Path | None = None,
 ) -> SignerSpec:
     """The agency's current signer with its root and the newest CRL, or a ``KeyStoreError``
     saying why it may not sign at ``at`` (no signer, no CRL, CRL expired)."""
@@ -64,6 +71,7 @@ def read_signer_spec(
         agency_code=agency.code,
         agency_name=agency.name,
         tsa_url=tsa_url,
+        tsa_trust_roots=tsa_trust_roots,
     )
 
 
@@ -79,6 +87,7 @@ def open_signing_material(
         root=load_pem(spec.root_pem),
         crls=(spec.crl_der,),
         tsa_url=spec.tsa_url or None,
+        tsa_roots=load_tsa_roots(spec.tsa_trust_roots) if spec.tsa_trust_roots else (),
         signer_name=spec.agency_name,
         location=spec.agency_name,
         agency_code=spec.agency_code,
@@ -93,9 +102,13 @@ def load_signing_material(
     at: datetime,
     passphrase: Passphrase | None,
     tsa_url: str = "",
+    tsa_trust_roots: Path | None = None,
 ) -> SigningMaterial:
-    """The agency's current signer, opened, with its chain and the newest CRL."""
-    spec = read_signer_spec(session, agency_code=agency_code, at=at, tsa_url=tsa_url)
+    """The agency's current signer, opened, with its chain and the newest CRL; with a TSA,
+    the roots its certificate must chain to (``CERTSVC_TSA_TRUST_ROOTS``)."""
+    spec = read_signer_spec(
+        session, agency_code=agency_code, at=at, tsa_url=tsa_url, tsa_trust_roots=tsa_trust_roots
+    )
     return open_signing_material(spec, store, at=at, passphrase=passphrase)
 
 

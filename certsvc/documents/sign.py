@@ -18,10 +18,8 @@ import asyncio
 import dataclasses
 import io
 import logging
-import tempfile
 from dataclasses import dataclass
 
-from asn1crypto import cms as asn1_cms
 from asn1crypto import crl as asn1_crl
 from asn1crypto import x509 as asn1_x509
 from asn1crypto.algos import SignedDigestAlgorithm
@@ -29,6 +27,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from pyhanko.pdf_utils import embed, generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers, timestamps
 from pyhanko.sign.fields import MDPPerm, SigSeedSubFilter
 from pyhanko.sign.signers.pdf_signer import (
@@ -36,12 +35,19 @@ from pyhanko.sign.signers.pdf_signer import (
     PdfTBSDocument,
     SigDSSPlacementPreference,
 )
-from pyhanko.sign.validation.dss import DocumentSecurityStore
-from pyhanko.stamp import StaticStampStyle
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+from certsvc.documents.prepared import (
+    CmsTemplate,
+    PreparedAppearance,
+    RawObject,
+    run_without_io,
+    stream_object,
+    write_dss,
+)
 from certsvc.documents.record import RECORD_FILENAME, TOKEN_FILENAME, DocumentRecord
+from certsvc.documents.tsa import TimestampAuthorityError, TsaEvidence, prepare_timestamp_authority
 from certsvc.keys.handles import KeyAlgorithm, PrivateKeyHandle
 
 FIELD_NAME = "Signature1"
@@ -118,6 +124,8 @@ class SigningMaterial:
     tsa_url: str | None = None
     # a ready timestamper instead of tsa_url (tests use pyHanko's in-process TSA)
     timestamper: timestamps.TimeStamper | None = None
+    # DER roots the TSA's certificate must chain to (CERTSVC_TSA_TRUST_ROOTS); none: the root
+    tsa_roots: tuple[bytes, ...] = ()
     signer_name: str = ""  # the agency's name: the signature's /Name and the seal's rim
     location: str = ""
     agency_code: str = ""  # records of another agency are refused
@@ -130,7 +138,7 @@ class DocumentSigner:
         self,
         material: SigningMaterial,
         *,
-        seal_pdf: bytes,
+        seal_appearance: bytes,
         seal_box: tuple[int, int, int, int],
         fast: bool = True,
     ) -> None:
@@ -164,20 +172,31 @@ class DocumentSigner:
         self._timestamper = material.timestamper or (
             timestamps.HTTPTimeStamper(material.tsa_url) if material.tsa_url else None
         )
-        # pyHanko imports a stamp background from a file; write the seal once per signer.
-        self._seal_file = tempfile.NamedTemporaryFile(prefix="certsvc-seal-", suffix=".pdf")  # noqa: SIM115
-        self._seal_file.write(seal_pdf)
-        self._seal_file.flush()
-        self._stamp = StaticStampStyle.from_pdf_file(self._seal_file.name, border_width=0)
+        # The seal appearance is a finished form XObject, written as it is into each document.
+        self._stamp = PreparedAppearance(appearance=seal_appearance)
         self._field = fields.SigFieldSpec(FIELD_NAME, on_page=0, box=seal_box)
         self._bytes_reserved: int | None = None
         self.fast = fast
-        self._template: _CmsTemplate | None = None
+        self._template: CmsTemplate | None = None
         self._dss_certs = [
-            _asn1_certificate(material.certificate),
-            _asn1_certificate(material.root),
+            stream_object(_asn1_certificate(material.certificate).dump()),
+            stream_object(_asn1_certificate(material.root).dump()),
         ]
-        self._dss_crls = [asn1_crl.CertificateList.load(der) for der in material.crls]
+        self._dss_crls = [stream_object(der) for der in material.crls]
+        self._dss_ocsps: list[RawObject] = []
+        self._tsa: TsaEvidence | None = None
+        if self._timestamper is not None:
+            self._tsa = prepare_timestamp_authority(
+                self._timestamper,
+                material.tsa_roots or (material.root.public_bytes(serialization.Encoding.DER),),
+                url=material.tsa_url,
+            )
+            known = {_asn1_certificate(c).dump() for c in (material.certificate, material.root)}
+            self._dss_certs += [
+                stream_object(c.dump()) for c in self._tsa.certificates if c.dump() not in known
+            ]
+            self._dss_crls += [stream_object(c.dump()) for c in self._tsa.crls]
+            self._dss_ocsps += [stream_object(o.dump()) for o in self._tsa.ocsps]
         # The prepared chain and CRL go into the DSS directly; the signer and its CRL were
         # checked when the material was loaded (load_signing_material), not per document.
         self._meta_prepared_dss = dataclasses.replace(
@@ -188,10 +207,16 @@ class DocumentSigner:
     def level(self) -> str:
         """What a validator will find. Without a TSA there is no trusted signing time, so the
         document validates only while the signer certificate is valid (B-B, with the chain and
-        CRL already in the DSS); with a TSA it is B-T plus that validation data."""
-        if self._timestamper is None:
+        CRL already in the DSS); with a TSA it is B-T, and B-LT when the TSA's chain came with
+        revocation data (CRL or OCSP) for every certificate below its root."""
+        if self._tsa is None:
             return "PAdES B-B (chain and CRL in the DSS)"
-        return "PAdES B-T (chain and CRL in the DSS)"
+        if self._tsa.revocation_complete:
+            return "PAdES B-LT (signer and TSA chains with their revocation data in the DSS)"
+        return (
+            "PAdES B-T (signer chain and CRL in the DSS; the TSA chain too, but the TSA "
+            "published no revocation data for it)"
+        )
 
     def sign(self, unsigned_pdf: bytes, record: DocumentRecord, token_text: str) -> bytes:
         """Attach the record and the token, and sign: one incremental update."""
@@ -210,14 +235,30 @@ class DocumentSigner:
             "text/plain",
             "certsvc QR token (COSE_Sign1, decimal) as printed in the QR code",
         )
-        if self._timestamper is not None or not self.fast:
+        if self._tsa is not None:
+            return self._sign_with_timestamp(writer, self._tsa)
+        if not self.fast:
             return self._sign_with_pyhanko(writer)
-        return asyncio.run(self._sign_with_template(writer))
+        if self._template is None:  # pyHanko builds the first container with asyncio tasks
+            return asyncio.run(self._sign_with_template(writer))
+        return run_without_io(self._sign_with_template(writer))
 
     def _sign_with_pyhanko(self, writer: IncrementalPdfFileWriter) -> bytes:
-        """pyHanko builds everything: the reference path, and the one used with a TSA."""
+        """pyHanko builds everything, validating the chain per document: the reference."""
         pdf_signer = signers.PdfSigner(
-            self._meta,
+            self._meta, self._signer, stamp_style=self._stamp, new_field_spec=self._field
+        )
+        out = pdf_signer.sign_pdf(writer, bytes_reserved=self._reserve(), in_place=False)
+        assert isinstance(out, io.BytesIO)
+        return out.getvalue()
+
+    def _sign_with_timestamp(self, writer: IncrementalPdfFileWriter, tsa: TsaEvidence) -> bytes:
+        """pyHanko signs and asks the TSA for the signature timestamp; the DSS holds the
+        signer's and the TSA's chains and revocation data, validated when the signer was
+        prepared. A token from a TSA certificate that was not validated then is refused."""
+        write_dss(writer, self._dss_certs, self._dss_crls, self._dss_ocsps)
+        pdf_signer = signers.PdfSigner(
+            self._meta_prepared_dss,
             self._signer,
             timestamper=self._timestamper,
             stamp_style=self._stamp,
@@ -225,15 +266,26 @@ class DocumentSigner:
         )
         out = pdf_signer.sign_pdf(writer, bytes_reserved=self._reserve(), in_place=False)
         assert isinstance(out, io.BytesIO)
-        return out.getvalue()
+        signed = out.getvalue()
+        (signature,) = PdfFileReader(io.BytesIO(signed)).embedded_signatures
+        tokens = [
+            attr["values"][0]
+            for attr in signature.signer_info["unsigned_attrs"]
+            if attr["type"].native == "signature_time_stamp_token"
+        ]
+        if len(tokens) != 1 or not tsa.covers(tokens[0]):
+            raise TimestampAuthorityError(
+                "the timestamp authority signed with a certificate other than the one "
+                "validated when signing started (a key rollover?); start again so that the "
+                "new certificate is validated and documented"
+            )
+        return signed
 
     async def _sign_with_template(self, writer: IncrementalPdfFileWriter) -> bytes:
         """The same signature, faster: the DSS is written from the prepared chain and CRL
         instead of re-validating them, and the CMS container is pyHanko's own, built once
         and reused with only the message digest and the signature value replaced."""
-        DocumentSecurityStore.supply_dss_in_writer(
-            writer, None, certs=self._dss_certs, crls=self._dss_crls
-        )
+        write_dss(writer, self._dss_certs, self._dss_crls)
         pdf_signer = signers.PdfSigner(
             self._meta_prepared_dss,
             self._signer,
@@ -244,7 +296,7 @@ class DocumentSigner:
             writer, bytes_reserved=self._reserve()
         )
         if self._template is None:
-            self._template = _CmsTemplate(
+            self._template = CmsTemplate(
                 await self._signer.async_sign(
                     prepared.document_digest, self._meta.md_algorithm or "sha256", use_pades=True
                 )
@@ -264,78 +316,7 @@ class DocumentSigner:
         return self._bytes_reserved
 
     def close(self) -> None:
-        self._seal_file.close()
-
-
-class _CmsTemplate:
-    """A CMS SignedData as pyHanko built it, reused for the next documents.
-
-    Between two documents of one signer only two values differ: the messageDigest signed
-    attribute (the PDF's byte-range digest) and the signature over the signed attributes.
-    Everything else — certificates, algorithm identifiers, the ESS signing-certificate-v2
-    attribute, CMS algorithm protection — is identical, so its DER is cut out once and
-    spliced around the new values; only the five enclosing lengths are written anew (an
-    ECDSA signature's DER length varies by a byte or two). The test suite checks the result
-    against pyHanko's own container and all three validators.
-    """
-
-    def __init__(self, content_info: asn1_cms.ContentInfo) -> None:
-        der = content_info.dump()
-        parsed = asn1_cms.ContentInfo.load(der)
-        signed_data = parsed["content"]
-        signer_infos = signed_data["signer_infos"]
-        if len(signer_infos) != 1:
-            raise ValueError("expected exactly one SignerInfo")
-        signer_info = signer_infos[0]
-        attrs = signer_info["signed_attrs"]
-        if any(attr["type"].native == "signing_time" for attr in attrs):
-            raise ValueError("a per-document signing-time attribute cannot be templated")
-        digest = next(a for a in attrs if a["type"].native == "message_digest")["values"][0]
-        # SignerInfo: header | before attrs | [0] signed attrs | between | signature | after
-        info = signer_info.contents
-        attrs_tlv = attrs.dump()
-        signature_tlv = signer_info["signature"].dump()
-        at = _unique(info, attrs_tlv, "signed attributes")
-        sig_at = _unique(info, signature_tlv, "signature")
-        self._before_attrs = info[:at]
-        self._between = info[at + len(attrs_tlv) : sig_at]
-        self._after = info[sig_at + len(signature_tlv) :]
-        digest_tlv = digest.dump()
-        self._digest_at = _unique(attrs_tlv, digest_tlv, "message digest") + 2
-        self._digest_len = len(digest.native)
-        self._attrs = bytearray(attrs_tlv)
-        # SignedData: everything before signerInfos (its last field) stays as it is
-        sd_contents = signed_data.contents
-        self._signed_data_head = sd_contents[: len(sd_contents) - len(signer_infos.dump())]
-        self._content_type = parsed["content_type"].dump()
-
-    def fill(self, digest: bytes, handle: PrivateKeyHandle) -> bytes:
-        if len(digest) != self._digest_len:
-            raise ValueError("digest length differs from the template's")
-        self._attrs[self._digest_at : self._digest_at + self._digest_len] = digest
-        attrs = bytes(self._attrs)
-        signature = handle.sign(b"\x31" + attrs[1:])  # signed as SET OF, stored [0] IMPLICIT
-        info = _tlv(
-            0x30, self._before_attrs + attrs + self._between + _tlv(0x04, signature) + self._after
-        )
-        signed_data = _tlv(0x30, self._signed_data_head + _tlv(0x31, info))
-        return _tlv(0x30, self._content_type + _tlv(0xA0, signed_data))
-
-
-def _unique(haystack: bytes, needle: bytes, what: str) -> int:
-    at = haystack.find(needle)
-    if at < 0 or haystack.find(needle, at + 1) >= 0:
-        raise ValueError(f"cannot locate the {what} in the CMS template")
-    return at
-
-
-def _tlv(tag: int, value: bytes) -> bytes:
-    """A DER tag-length-value with a definite length."""
-    size = len(value)
-    if size < 0x80:
-        return bytes((tag, size)) + value
-    length = size.to_bytes((size.bit_length() + 7) // 8, "big")
-    return bytes((tag, 0x80 | len(length))) + length + value
+        """Nothing is held open any more; kept so that callers can release a signer."""
 
 
 def _attach(

@@ -153,7 +153,13 @@ def _begin(db: Database, settings: Settings, batch_id: int, options: RunOptions)
             raise StateError(f"batch {batch_id} is already complete (`certsvc batch report`)")
         agency = session.get(Agency, batch.agency_id)
         assert agency is not None
-        spec = read_signer_spec(session, agency_code=agency.code, at=now, tsa_url=settings.tsa_url)
+        spec = read_signer_spec(
+            session,
+            agency_code=agency.code,
+            at=now,
+            tsa_url=settings.tsa_url,
+            tsa_trust_roots=settings.tsa_trust_roots,
+        )
         if options.retry_failed:
             _reopen_failed(session, batch, options.actor)
         batch.runs += 1
