@@ -13,8 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import math
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -24,7 +23,15 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.pdfgen.textobject import PDFTextObject
 
 from certsvc.documents.fonts import FontPaths, FontSet, load_fonts
-from certsvc.documents.layout import Border, Layout, QrBox, TextBlock, load_layouts
+from certsvc.documents.layout import (
+    Border,
+    Layout,
+    QrBox,
+    TextBlock,
+    fit_value,
+    load_layouts,
+    wrap,
+)
 from certsvc.documents.record import DocumentRecord, DocumentType
 from certsvc.documents.seal import draw_seal
 from certsvc.errors import ConfigError, InputError
@@ -32,11 +39,6 @@ from certsvc.roster.identity import GENDER_LABELS, ID_TYPE_LABELS
 
 QrMatrix = Sequence[Sequence[int]]  # rows of modules, true (1) = dark; segno's .matrix fits
 CREATOR = "certsvc"
-
-# Never at the start of a line (避头), so they stay with the character before them.
-_NO_LINE_START = frozenset("，。、；：？！）》」』】〕〉”’,.;:?!)]}%·-")
-# A Latin word, number, URL or code is not broken; CJK text breaks between any two characters.
-_TOKEN = re.compile(r"[\x21-\x7e]+\s*|\s+|.", re.DOTALL)
 
 
 def format_date(value: date) -> str:
@@ -229,12 +231,7 @@ class Renderer:
                 self._line(text, box.x, box.y, suffixed, style.label_size)
         text.setFillColorRGB(*style.value_color)
         for box in layout.fields:
-            value = values[box.name]
-            size = style.value_size
-            width = self.fonts.width(value, size)
-            if box.width and width > box.width:  # smaller type first, then more lines
-                size = max(style.min_value_size, size * box.width / width)
-            lines = self.wrap(value, size, box.width)
+            size, lines = fit_value(box, style, values[box.name], self.fonts.width)
             if box.max_lines and len(lines) > box.max_lines:
                 raise InputError(
                     f"{box.label or box.name} is too long for the layout: it takes {len(lines)} "
@@ -250,37 +247,8 @@ class Renderer:
             text.textOut(part)
 
     def wrap(self, content: str, size: float, width: float, indent: float = 0.0) -> list[str]:
-        """``content`` in lines no wider than ``width`` (0: one line), by measured width."""
-        measure = self.fonts.width
-        width += 0.01  # what was shrunk to fit exactly must not wrap on a rounding error
-        if width <= 0.01 or indent + measure(content, size) <= width:
-            return [content]
-        lines: list[str] = []
-        line, used = "", indent
-        for token in _tokens(content, size, width, measure):
-            token_width = measure(token, size)
-            if line and used + token_width > width and token[0] not in _NO_LINE_START:
-                lines.append(line.rstrip())
-                token = token.lstrip()
-                token_width = measure(token, size)
-                line, used = "", 0.0
-            line += token
-            used += token_width
-        if line.strip():
-            lines.append(line.rstrip())
-        return lines
-
-
-def _tokens(
-    content: str, size: float, width: float, measure: Callable[[str, float], float]
-) -> list[str]:
-    tokens: list[str] = []
-    for token in _TOKEN.findall(content):
-        if len(token) > 1 and measure(token, size) > width:
-            tokens.extend(token)  # a code longer than the line: break it anywhere
-        else:
-            tokens.append(token)
-    return tokens
+        """``content`` in lines no wider than ``width`` (see :func:`layout.wrap`)."""
+        return wrap(content, size, width, self.fonts.width, indent)
 
 
 def _draw_border(canvas: Canvas, layout: Layout) -> None:

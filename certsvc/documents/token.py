@@ -370,13 +370,8 @@ class TokenBudget:
             "specialty": _text_size(specialty, True),
             "qualification_name": _qualification_size(series, level, qualification_name),
         }
-        payload = (
-            _FIXED_PAYLOAD_SIZE
-            + sum(fields.values())
-            + _item_size(_series_number(series))
-            + _item_size(int(level.code))
-            + _item_size(_day(qualified_on))
-        )
+        payload = _FIXED_PAYLOAD_SIZE + sum(fields.values()) + _codes_size(series, level)
+        payload += _item_size(_day(qualified_on))
         return TokenSize(_message_size(payload), self.capacity, fields)
 
 
@@ -394,11 +389,17 @@ def _qualification_size(series: str, level: Level, name: str) -> int:
     return _item_size(_pack_qualification(series, level, name))
 
 
+@functools.lru_cache(maxsize=256)
+def _codes_size(series: str, level: Level) -> int:
+    return _item_size(_series_number(series)) + _item_size(int(level.code))
+
+
 def _bytes_size(length: int) -> int:
     """A CBOR byte string of ``length`` bytes, head included."""
     return len(cbor2.dumps(length)) + length
 
 
+@functools.lru_cache(maxsize=512)
 def _message_size(payload_size: int) -> int:
     """The COSE_Sign1 message around a payload of ``payload_size`` bytes (an ES256 token)."""
     # tag 18, array of 4, protected header, {}, payload, signature
