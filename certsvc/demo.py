@@ -31,6 +31,7 @@ from certsvc.publicity.service import (
     open_publicity,
     resolve_objection,
 )
+from certsvc.roster.fit import DocumentChecks
 from certsvc.roster.generator import RosterSpec, write_roster
 from certsvc.roster.importer import import_roster
 from certsvc.roster.models import ReviewResult, ReviewSession
@@ -63,7 +64,12 @@ def run_demo(ctx: CliContext, *, rows: int, seed: int, issue: bool = True) -> No
     )
 
     report = import_roster(
-        db, roster_path, agency_code=settings.agency_code, actor=ctx.actor, today=ctx.today()
+        db,
+        roster_path,
+        agency_code=settings.agency_code,
+        actor=ctx.actor,
+        today=ctx.today(),
+        checks=DocumentChecks.for_settings(settings),
     )
     if not report.ok:
         raise RuntimeError(f"the demo roster did not import: {report.errors[:3]}")

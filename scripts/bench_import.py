@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from certsvc.bootstrap import initialise
 from certsvc.config import Settings
 from certsvc.db.database import Database, create_engine
+from certsvc.roster.fit import DocumentChecks
 from certsvc.roster.generator import RosterSpec, write_roster
 from certsvc.roster.importer import import_roster
 
@@ -71,10 +72,16 @@ def main(rows: int, seed: int, fmt: str, postgres: str | None) -> None:
             db = Database(url)
             initialise(db, settings, actor="bench")
             backend = db.backend
+            checks = DocumentChecks.for_settings(settings)
             for label in ("first import", "re-import (no change)"):
                 started = time.perf_counter()
                 report = import_roster(
-                    db, roster, agency_code=settings.agency_code, actor="bench", today=TODAY
+                    db,
+                    roster,
+                    agency_code=settings.agency_code,
+                    actor="bench",
+                    today=TODAY,
+                    checks=checks,
                 )
                 elapsed = time.perf_counter() - started
                 if not report.ok:

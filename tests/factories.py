@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import csv
+import functools
 from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 from pathlib import Path
 
+from certsvc.config import Settings
+from certsvc.roster.fit import DocumentChecks
 from certsvc.roster.identity import mod11_2_check_char
 
 HEADERS = (
@@ -110,3 +113,10 @@ def write_xlsx(
         sheet.append([row.get(header) for header in header_list])
     workbook.save(path)
     return path
+
+
+@functools.cache
+def document_checks(public_base_url: str = "http://localhost:8000") -> DocumentChecks:
+    """What the import checks of a row's documents: the default fonts and layouts, once per
+    process (per base URL)."""
+    return DocumentChecks.for_settings(Settings.from_env({}, public_base_url=public_base_url))

@@ -12,6 +12,7 @@ from sqlmodel import col, select
 
 from certsvc.cli import cli
 from certsvc.db.database import Database
+from certsvc.issuance.models import BatchItem, Document, ItemState
 from certsvc.keys.models import TrustPublication
 from certsvc.publicity.models import Objection, ObjectionStatus, PublicityPeriod, PublicityStatus
 from certsvc.roster.models import ReviewResult
@@ -143,7 +144,7 @@ def test_demo_builds_the_example_and_can_run_again(
         "5. objections",
         "6. close",
         "7. keys",
-        "8. documents",
+        "8. issuance",
     ):
         assert step in first
     assert "2025-09-26 to 2025-10-09" in first
@@ -156,12 +157,22 @@ def test_demo_builds_the_example_and_can_run_again(
         publications = len(s.exec(select(TrustPublication)).all())
     assert publications == 2  # a CRL and a trust list
 
+    with db_for().session() as s:
+        documents = s.exec(select(Document)).all()
+        items = s.exec(select(BatchItem)).all()
+    assert items and all(item.state is ItemState.ISSUED for item in items)
+    assert len(documents) == 2 * len(items)
+    assert "signed PDFs by content hash in" in first and ".pdf" in first
+    assert "batch 1 verified" in run("batch", "verify", "1").output
+
     second = run("demo", "--rows", "80").output
     assert "0 results created" in second and "already lodged" in second
     assert "already published" in second
+    assert "batch 1 already complete" in second
     with db_for().session() as s:
         assert len(s.exec(select(Objection)).all()) == 3
         assert len(s.exec(select(TrustPublication)).all()) == publications
+        assert len(s.exec(select(Document)).all()) == len(documents)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from certsvc.cli.context import CliContext
 from certsvc.errors import InputError
+from certsvc.roster.fit import DocumentChecks
 from certsvc.roster.importer import ImportReport, import_roster
 from certsvc.roster.queries import list_sessions, session_results
 
@@ -56,6 +57,7 @@ def import_command(
         agency_code=agency_code or ctx.settings.agency_code,
         actor=ctx.actor,
         today=ctx.today(),
+        checks=DocumentChecks.for_settings(ctx.settings),
         encoding=encoding,
     )
     payload = json.dumps(report.as_dict(), ensure_ascii=False, indent=2)

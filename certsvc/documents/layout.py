@@ -12,14 +12,21 @@ any :class:`DocumentRecord` field (dates and codes as a reader sees them: 2025�
 missing key, a wrong type, an unknown field or placeholder is a :class:`ConfigError` naming the
 file and the key — and converts it to PDF points with the origin at the bottom-left, ready to draw.
 The dataclasses below are the schema: a key without a default is required.
+
+How a value takes room is decided here too, for the renderer and for the roster import alike:
+:func:`wrap` breaks text into lines by measured width, :func:`fit_value` shrinks a field's
+value and then wraps it, and :class:`LayoutFit` tells, before any document exists, whether
+values fit the lines a layout allows (``max_lines``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 import string
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar, cast, get_args
@@ -27,6 +34,7 @@ from typing import Any, Literal, TypeVar, cast, get_args
 from reportlab.lib import pagesizes
 from reportlab.lib.units import mm
 
+from certsvc.documents.fonts import FontSet
 from certsvc.documents.record import DocumentRecord, DocumentType
 from certsvc.documents.seal import SEAL_RED, Color
 from certsvc.errors import ConfigError
@@ -286,3 +294,246 @@ def _points(item: T, page_height: float) -> T:
         elif field.name in LENGTHS:
             changes[field.name] = value * mm
     return cast(T, dataclasses.replace(cast(Any, item), **changes)) if changes else item
+
+
+# --- how text takes room ------------------------------------------------------------------
+
+Measure = Callable[[str, float], float]  # (text, size) -> width in points, as FontSet.width
+
+# Never at the start of a line (避头), so they stay with the character before them.
+_NO_LINE_START = frozenset("，。、；：？！）》」』】〕〉”’,.;:?!)]}%·-")
+# A Latin word, number, URL or code is not broken; CJK text breaks between any two characters.
+_TOKEN = re.compile(r"[\x21-\x7e]+\s*|\s+|.", re.DOTALL)
+_SLACK = 0.01  # what was shrunk to fit exactly must not wrap on a rounding error
+_KNOWN_VALUES = 50_000  # values remembered per field, bounding memory on a huge roster
+
+
+def wrap(
+    content: str, size: float, width: float, measure: Measure, indent: float = 0.0
+) -> list[str]:
+    """``content`` in lines no wider than ``width`` (0: one line), by measured width; the
+    first line starts ``indent`` points in."""
+    width += _SLACK
+    if width <= _SLACK or indent + measure(content, size) <= width:
+        return [content]
+    lines: list[str] = []
+    line, used = "", indent
+    for token in _tokens(content, size, width, measure):
+        token_width = measure(token, size)
+        if line and used + token_width > width and token[0] not in _NO_LINE_START:
+            lines.append(line.rstrip())
+            token = token.lstrip()
+            token_width = measure(token, size)
+            line, used = "", 0.0
+        line += token
+        used += token_width
+    if line.strip():
+        lines.append(line.rstrip())
+    return lines
+
+
+def _tokens(content: str, size: float, width: float, measure: Measure) -> list[str]:
+    tokens: list[str] = []
+    for token in _TOKEN.findall(content):
+        if len(token) > 1 and measure(token, size) > width:
+            tokens.extend(token)  # a code longer than the line: break it anywhere
+        else:
+            tokens.append(token)
+    return tokens
+
+
+def fit_value(
+    box: FieldBox, style: FieldStyle, value: str, measure: Measure
+) -> tuple[float, list[str]]:
+    """The size a field's value is drawn at and its lines: a value wider than the box shrinks,
+    down to ``min_value_size``, and then wraps."""
+    size = style.value_size
+    width = measure(value, size)
+    if box.width and width > box.width:
+        size = max(style.min_value_size, size * box.width / width)
+    return size, wrap(value, size, box.width, measure)
+
+
+def block_lines(block: TextBlock, content: str, measure: Measure) -> list[str]:
+    """The lines of a text block whose placeholders are filled in as ``content``."""
+    return wrap(content, block.size, block.width, measure, block.indent * block.size)
+
+
+@dataclass(frozen=True, slots=True)
+class FitProblem:
+    """A value the layout of ``document_type`` has no room for; ``field`` is the record field
+    to blame (for a text block, the widest of the fields in it)."""
+
+    document_type: DocumentType
+    field: str
+    reason: str
+
+
+class LayoutFit:
+    """Whether values fit the layouts: each bounded field (``max_lines``) and each bounded text
+    block, measured with the renderer's fonts and wrapped as the renderer wraps them.
+
+    ``check`` looks only at what depends on the given fields; a block's other placeholders
+    take the values in ``others`` (the longest likely document number, the agency …). Widths
+    are summed from per-character advances, and a block is wrapped only when a cheap bound
+    cannot show that it fits, so that a roster of 100,000 rows is checked in well under a second.
+    """
+
+    def __init__(
+        self,
+        fonts: FontSet,
+        layouts: Mapping[DocumentType, Layout],
+        others: Mapping[str, str] | None = None,
+    ) -> None:
+        self.fonts = fonts
+        self.layouts = dict(layouts)
+        self.others = dict(others or {})
+        self._advance: dict[str, float] = {}  # character -> width at size 1
+        # record field -> the bounded boxes that show it, in every layout
+        self._boxes: dict[str, list[tuple[DocumentType, Layout, FieldBox]]] = {}
+        for kind, layout in self.layouts.items():
+            for box in layout.fields:
+                if box.max_lines and box.width:
+                    self._boxes.setdefault(box.name, []).append((kind, layout, box))
+        # record field -> value -> what is wrong with it (values repeat: units, committees …)
+        self._known: dict[str, dict[str, tuple[FitProblem, ...]]] = {
+            name: {} for name in self._boxes
+        }
+        self._stats: dict[str, _Stats] = {}  # text -> its widths at size 1
+        self._blocks = [
+            (kind, block, _placeholders(block.text), self._literal_stats(block.text))
+            for kind, layout in self.layouts.items()
+            for block in (layout.title, *layout.texts, layout.caption, layout.body)
+            if block is not None and block.max_lines and block.width
+        ]
+
+    def check(self, values: Mapping[str, str]) -> list[FitProblem]:
+        """What does not fit, for the fields in ``values`` (as the page shows them)."""
+        problems: list[FitProblem] = []
+        for name, value in values.items():
+            known = self._known.get(name)
+            if known is None:
+                continue
+            found = known.get(value)
+            if found is None:
+                found = tuple(
+                    problem
+                    for kind, layout, box in self._boxes[name]
+                    if (problem := self._check_field(kind, layout, box, value)) is not None
+                )
+                if len(known) < _KNOWN_VALUES:
+                    known[value] = found
+            problems.extend(found)
+        for kind, block, names, literal in self._blocks:
+            if values.keys().isdisjoint(names):
+                continue
+            filled = [values.get(name, self.others.get(name, "")) for name in names]
+            if self._surely_fits(block, literal, filled):
+                continue
+            problem = self._check_block(kind, block, names, values)
+            if problem is not None:
+                problems.append(problem)
+        return problems
+
+    def _advances(self, text: str) -> list[float]:
+        """The width of each character of ``text`` at size 1 (learnt once per character)."""
+        advance = self._advance
+        try:
+            return list(map(advance.__getitem__, text))
+        except KeyError:
+            for char in set(text) - advance.keys():
+                advance[char] = self.fonts.width(char, 1.0)
+            return list(map(advance.__getitem__, text))
+
+    def _width(self, text: str, size: float) -> float:
+        return size * sum(self._advances(text))
+
+    def _check_field(
+        self, kind: DocumentType, layout: Layout, box: FieldBox, value: str
+    ) -> FitProblem | None:
+        style = layout.field_style
+        if self._width(value, style.value_size) <= box.width + _SLACK:
+            return None
+        _, lines = fit_value(box, style, value, self._width)
+        if len(lines) <= box.max_lines:
+            return None
+        per_line = math.floor((box.width + _SLACK) / style.min_value_size)
+        return FitProblem(
+            kind,
+            box.name,
+            f"too long for the {_DOCUMENT_NAMES[kind]} layout: at most {box.max_lines} lines "
+            f"of {per_line} characters",
+        )
+
+    def _check_block(
+        self,
+        kind: DocumentType,
+        block: TextBlock,
+        names: Sequence[str],
+        values: Mapping[str, str],
+    ) -> FitProblem | None:
+        filled = {name: values.get(name, self.others.get(name, "")) for name in names}
+        content = block.text.format_map(filled)
+        lines = block_lines(block, content, self._width)
+        if len(lines) <= block.max_lines:
+            return None
+        mine = sorted({name for name in names if name in values})
+        blamed = max(mine, key=lambda name: self._width(values[name], 1.0))
+        per_line = math.floor((block.width + _SLACK) / block.size)
+        return FitProblem(
+            kind,
+            blamed,
+            f"makes the {_DOCUMENT_NAMES[kind]}'s text too long: it would take {len(lines)} "
+            f"lines where the layout has {block.max_lines} of {per_line} characters "
+            f"(the text holds {', '.join(mine)})",
+        )
+
+    def _surely_fits(self, block: TextBlock, literal: _Stats, values: Sequence[str]) -> bool:
+        """A bound on :func:`wrap`, from widths known in advance: every line it ends early is
+        filled to more than the width less the widest token, so there are fewer lines than
+        1 + total / (width - widest token). No token is wider than its widest character or
+        than all the ASCII and space characters of the text together (a token of several
+        characters is a run of those)."""
+        total, widest, loose = literal
+        for value in values:
+            value_total, value_widest, value_loose = self._stats_of(value)
+            total += value_total
+            widest = max(widest, value_widest)
+            loose += value_loose
+        room = block.width + _SLACK - max(widest, loose) * block.size
+        if room <= 0:
+            return False
+        return 1 + (block.indent + total) * block.size / room <= block.max_lines
+
+    def _stats_of(self, text: str) -> _Stats:
+        stats = self._stats.get(text)
+        if stats is None:
+            advances = self._advances(text)
+            loose = sum(a for a, char in zip(advances, text, strict=True) if _loose(char))
+            stats = (sum(advances), max(advances, default=0.0), loose)
+            if len(self._stats) < _KNOWN_VALUES:
+                self._stats[text] = stats
+        return stats
+
+    def _literal_stats(self, text: str) -> _Stats:
+        literal = "".join(part for part, _, _, _ in string.Formatter().parse(text))
+        return self._stats_of(literal)
+
+
+_Stats = tuple[float, float, float]  # width, widest character, ASCII and space characters
+
+
+def _loose(char: str) -> bool:
+    """Part of a token of several characters: printable ASCII or white space."""
+    return "\x21" <= char <= "\x7e" or char.isspace()
+
+
+_DOCUMENT_NAMES = {
+    DocumentType.CERTIFICATE: "certificate (电子职称证书)",
+    DocumentType.NOTICE: "notice (电子职称评价结果通知书)",
+}
+
+
+def _placeholders(text: str) -> tuple[str, ...]:
+    """The placeholders of ``text`` in order, as often as they occur."""
+    return tuple(name for _, name, _, _ in string.Formatter().parse(text) if name)

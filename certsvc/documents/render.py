@@ -16,7 +16,7 @@ import io
 import math
 import re
 import zlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -28,7 +28,15 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.pdfgen.textobject import PDFTextObject
 
 from certsvc.documents.fonts import FontPaths, FontSet, load_fonts
-from certsvc.documents.layout import Border, Layout, QrBox, TextBlock, load_layouts
+from certsvc.documents.layout import (
+    Border,
+    Layout,
+    QrBox,
+    TextBlock,
+    fit_value,
+    load_layouts,
+    wrap,
+)
 from certsvc.documents.record import DocumentRecord, DocumentType
 from certsvc.documents.seal import draw_seal, seal_appearance
 from certsvc.errors import ConfigError, InputError
@@ -40,11 +48,7 @@ CREATOR = "certsvc"
 # reportlab's 6 in half the time.
 ZLIB_LEVEL = 3
 
-# Never at the start of a line (避头), so they stay with the character before them.
-_NO_LINE_START = frozenset("，。、；：？！）》」』】〕〉”’,.;:?!)]}%·-")
-# A Latin word, number, URL or code is not broken; CJK text breaks between any two characters.
 _DARK_RUN = re.compile(b"\x01+")  # a run of dark modules in a row of the QR matrix
-_TOKEN = re.compile(r"[\x21-\x7e]+\s*|\s+|.", re.DOTALL)
 
 
 def format_date(value: date) -> str:
@@ -228,12 +232,7 @@ class Renderer:
                 self._line(text, box.x, box.y, suffixed, style.label_size)
         text.setFillColorRGB(*style.value_color)
         for box in layout.fields:
-            value = values[box.name]
-            size = style.value_size
-            width = self.fonts.width(value, size)
-            if box.width and width > box.width:  # smaller type first, then more lines
-                size = max(style.min_value_size, size * box.width / width)
-            lines = self.wrap(value, size, box.width)
+            size, lines = fit_value(box, style, values[box.name], self.fonts.width)
             if box.max_lines and len(lines) > box.max_lines:
                 raise InputError(
                     f"{box.label or box.name} is too long for the layout: it takes {len(lines)} "
@@ -249,37 +248,8 @@ class Renderer:
             text.textOut(part)
 
     def wrap(self, content: str, size: float, width: float, indent: float = 0.0) -> list[str]:
-        """``content`` in lines no wider than ``width`` (0: one line), by measured width."""
-        measure = self.fonts.width
-        width += 0.01  # what was shrunk to fit exactly must not wrap on a rounding error
-        if width <= 0.01 or indent + measure(content, size) <= width:
-            return [content]
-        lines: list[str] = []
-        line, used = "", indent
-        for token in _tokens(content, size, width, measure):
-            token_width = measure(token, size)
-            if line and used + token_width > width and token[0] not in _NO_LINE_START:
-                lines.append(line.rstrip())
-                token = token.lstrip()
-                token_width = measure(token, size)
-                line, used = "", 0.0
-            line += token
-            used += token_width
-        if line.strip():
-            lines.append(line.rstrip())
-        return lines
-
-
-def _tokens(
-    content: str, size: float, width: float, measure: Callable[[str, float], float]
-) -> list[str]:
-    tokens: list[str] = []
-    for token in _TOKEN.findall(content):
-        if len(token) > 1 and measure(token, size) > width:
-            tokens.extend(token)  # a code longer than the line: break it anywhere
-        else:
-            tokens.append(token)
-    return tokens
+        """``content`` in lines no wider than ``width`` (see :func:`layout.wrap`)."""
+        return wrap(content, size, width, self.fonts.width, indent)
 
 
 class _Flate:

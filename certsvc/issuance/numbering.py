@@ -1,6 +1,6 @@
 """Document numbers: who issued what, in which year and series, with a check character.
 
-A number reads ``2025-110000-GC2Z-000123-K``:
+A number reads ``2025-110000-GC2Z-000123K`` (24 characters, what a QR token carries):
 
 ====== =================================================================================
 2025   the year of issue
@@ -10,7 +10,8 @@ GC     the title series' two-letter code (:mod:`certsvc.roster.catalog`)
 Z      the document type: Z 证书 (certificate), T 通知书 (result notice)
 000123 the candidate's sequence number within year, region, series and level; a
        candidate's certificate and notice share it
-K      ISO 7064 MOD 37,36 check character over everything before it (hyphens left out):
+K      ISO 7064 MOD 37,36 check character over everything before it (hyphens left out),
+       written straight after the sequence:
        every single mistyped character and every swap of two adjacent ones is caught
 ====== =================================================================================
 
@@ -39,7 +40,7 @@ _TYPES_BY_LETTER = {letter: kind for kind, letter in TYPE_LETTERS.items()}
 _LEVELS_BY_CODE = {level.code: level for level in Level}
 _NUMBER = re.compile(
     r"(?P<year>\d{4})-(?P<region>\d{6})-(?P<series>[A-Z]{2})(?P<level>[1-4])(?P<type>[ZT])"
-    r"-(?P<sequence>\d{6})-(?P<check>[0-9A-Z])"
+    r"-(?P<sequence>\d{6})(?P<check>[0-9A-Z])"
 )
 
 
@@ -70,7 +71,7 @@ class DocumentNumber:
         )
 
     def __str__(self) -> str:
-        return f"{self.body}-{check_character(self.body)}"
+        return self.body + check_character(self.body)
 
     def companion(self, document_type: DocumentType) -> DocumentNumber:
         return DocumentNumber(
@@ -89,7 +90,7 @@ def parse_document_number(text: str) -> DocumentNumber:
     match = _NUMBER.fullmatch(cleaned)
     if match is None:
         raise InputError(
-            f"{text!r} is not a document number: expected the shape 2025-110000-GC2Z-000123-K "
+            f"{text!r} is not a document number: expected the shape 2025-110000-GC2Z-000123K "
             "(year, region code, series, level, Z or T, sequence, check character)"
         )
     try:

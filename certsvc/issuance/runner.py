@@ -71,7 +71,7 @@ from certsvc.issuance.worker import (
     make_candidates,
 )
 from certsvc.keys.files import Passphrase
-from certsvc.keys.handles import PrivateKeyHandle
+from certsvc.keys.handles import KeyAlgorithm, PrivateKeyHandle
 from certsvc.keys.service import KeyStore, signing_refusal
 from certsvc.notifications import service as notifications
 from certsvc.roster.models import Person
@@ -160,6 +160,12 @@ def _begin(db: Database, settings: Settings, batch_id: int, options: RunOptions)
             tsa_url=settings.tsa_url,
             tsa_trust_roots=settings.tsa_trust_roots,
         )
+        if spec.signer.algorithm is not KeyAlgorithm.ECDSA_P256:
+            raise KeyStoreError(
+                f"signer {spec.signer.key_id} is {spec.signer.algorithm.value}: QR tokens need "
+                "an ECDSA P-256 document signer (`certsvc keys issue-signer --algorithm "
+                "ecdsa-p256`); nothing was signed"
+            )
         if options.retry_failed:
             _reopen_failed(session, batch, options.actor)
         batch.runs += 1

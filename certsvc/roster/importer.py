@@ -1,12 +1,13 @@
 """``certsvc import``: a roster file into sessions, persons and results — all of it or nothing.
 
 The file is streamed in chunks. Each row is validated on its own (``row.parse_row``), then
-against the rows before it (one person per session, one identity per person, one description
-per session) and against what is stored (a person stored under another name, a result stored
-with other votes, a session already in publicity). Rows are written inside one transaction as
-they pass; the first error stops the writing, validation carries on to report every bad row,
-and the transaction is rolled back. Importing a file whose every row is already stored, exactly
-so, changes nothing and records nothing.
+against the documents a passing candidate will get (every value fits the layouts and the QR
+code: ``roster.fit``), against the rows before it (one person per session, one identity per
+person, one description per session) and against what is stored (a person stored under another
+name, a result stored with other votes, a session already in publicity). Rows are written
+inside one transaction as they pass; the first error stops the writing, validation carries on
+to report every bad row, and the transaction is rolled back. Importing a file whose every row
+is already stored, exactly so, changes nothing and records nothing.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from certsvc.db.database import Database
 from certsvc.db.types import utcnow
 from certsvc.errors import InputError, NotFoundError
 from certsvc.publicity.models import PublicityPeriod
+from certsvc.roster.fit import DocumentChecks
 from certsvc.roster.identity import IdType
 from certsvc.roster.models import Person, ReviewResult, ReviewSession, RosterImport
 from certsvc.roster.reader import RosterFile, open_roster
@@ -110,15 +112,18 @@ def import_roster(
     agency_code: str,
     actor: str,
     today: date,
+    checks: DocumentChecks,
     encoding: str | None = None,
 ) -> ImportReport:
     """Import ``path``. Row problems come back in ``report.errors`` (nothing written);
-    problems with the file as a whole raise :class:`InputError`."""
+    problems with the file as a whole raise :class:`InputError`. ``checks`` refuses a passing
+    row whose documents would not fit their layouts or QR code (see
+    :meth:`DocumentChecks.for_settings`)."""
     roster = open_roster(path, encoding=encoding)
     report = ImportReport(path.name, roster.file_format, roster.encoding, roster.sha256)
     try:
         with db.session() as session:
-            _Importer(session, roster, report, agency_code, actor, today).run()
+            _Importer(session, roster, report, agency_code, actor, today, checks).run()
             if not report.ok or not report.changed:
                 raise _RollbackError
     except _RollbackError:
@@ -151,8 +156,10 @@ class _Importer:
         agency_code: str,
         actor: str,
         today: date,
+        checks: DocumentChecks,
     ) -> None:
         self.s = session
+        self.checks = checks
         self.roster = roster
         self.report = report
         self.actor = actor
@@ -181,6 +188,10 @@ class _Importer:
                 parsed = parse_row(raw, today=self.today)
                 if isinstance(parsed, list):
                     self.report.errors.extend(parsed)
+                    continue
+                unfit = self.checks.check(parsed)
+                if unfit:
+                    self.report.errors.extend(unfit)
                 else:
                     rows.append(parsed)
             self._load_stored_sessions(rows)

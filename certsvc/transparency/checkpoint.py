@@ -40,23 +40,23 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
-from certsvc.documents.token import (
+from certsvc.errors import CertsvcError
+from certsvc.keys.certificates import key_id_for
+from certsvc.keys.cose import (
     COSE_SIGN1_TAG,
     ES256,
     ES384,
     HEADER_ALG,
+    HEADER_CONTENT_TYPE,
     HEADER_CRIT,
     HEADER_KID,
-    _dumps,
-    _message,
-    _sig_structure,
+    dumps,
+    sig_structure,
+    sign1_message,
 )
-from certsvc.errors import CertsvcError
-from certsvc.keys.certificates import key_id_for
 from certsvc.keys.handles import KeyAlgorithm, PrivateKeyHandle
 from certsvc.transparency.merkle import HASH_SIZE
 
-HEADER_CONTENT_TYPE = 3
 CONTENT_TYPE = "text/x.certsvc-checkpoint"
 RS256 = -257
 RSA_SIGNATURE_SIZE = 384  # RSA-3072
@@ -142,7 +142,7 @@ def _malformed(reason: str) -> NoReturn:
 
 
 def _protected_header(algorithm_id: int, kid: bytes) -> bytes:
-    return _dumps({HEADER_ALG: algorithm_id, HEADER_CONTENT_TYPE: CONTENT_TYPE, HEADER_KID: kid})
+    return dumps({HEADER_ALG: algorithm_id, HEADER_CONTENT_TYPE: CONTENT_TYPE, HEADER_KID: kid})
 
 
 def sign_checkpoint(checkpoint: Checkpoint, key: PrivateKeyHandle, key_id: str) -> bytes:
@@ -155,11 +155,11 @@ def sign_checkpoint(checkpoint: Checkpoint, key: PrivateKeyHandle, key_id: str) 
     algorithm_id = ecdsa.cose_id if ecdsa else RS256
     protected = _protected_header(algorithm_id, bytes.fromhex(key_id))
     payload = checkpoint.body()
-    signature = key.sign(_sig_structure(protected, payload))
+    signature = key.sign(sig_structure(protected, payload))
     if ecdsa is not None:
         r, s = decode_dss_signature(signature)
         signature = r.to_bytes(ecdsa.size, "big") + s.to_bytes(ecdsa.size, "big")
-    return _message(protected, payload, signature)
+    return sign1_message(protected, payload, signature)
 
 
 @dataclass(frozen=True)
@@ -210,7 +210,7 @@ def _parse(envelope: bytes) -> _Envelope:
     if len(signature) != expected_size:
         _malformed(f"the signature has {len(signature)} bytes, not {expected_size}")
     checkpoint = Checkpoint.parse(payload)
-    if _message(_protected_header(alg, kid), payload, signature) != envelope:
+    if sign1_message(_protected_header(alg, kid), payload, signature) != envelope:
         _malformed("it is not in the deterministic encoding certsvc writes")
     return _Envelope(alg, kid.hex(), protected, payload, signature, checkpoint)
 
@@ -231,7 +231,7 @@ def verify_checkpoint(envelope: bytes, public_key: CertificatePublicKeyTypes) ->
         raise TreeHeadError(
             f"the tree head names signer key {parsed.kid}, not key {checked_id} it was checked with"
         )
-    data = _sig_structure(parsed.protected, parsed.payload)
+    data = sig_structure(parsed.protected, parsed.payload)
     try:
         ecdsa = _ECDSA_BY_ID.get(parsed.algorithm_id)
         if ecdsa is not None:

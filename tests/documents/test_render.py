@@ -11,12 +11,15 @@ from pathlib import Path
 
 import pytest
 import segno
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from certsvc.documents.fonts import FontPaths, find_default_fonts, load_fonts
-from certsvc.documents.layout import DEFAULT_TEMPLATE_DIR, load_layout, load_layouts
+from certsvc.documents.layout import DEFAULT_TEMPLATE_DIR, LayoutFit, load_layout, load_layouts
 from certsvc.documents.record import DocumentRecord, DocumentType, sample_record
-from certsvc.documents.render import Renderer
-from certsvc.errors import ConfigError
+from certsvc.documents.render import Renderer, record_values
+from certsvc.errors import ConfigError, InputError
+from certsvc.roster.fit import COLUMN_OF_FIELD
 
 QR_TEXT = "HTTPS://ZC.EXAMPLE.GOV.CN/V/ABC"
 VERIFY_URL = "https://zc.example.gov.cn/v/ABC"
@@ -364,3 +367,56 @@ def test_longest_stored_values_that_fit_still_render(renderer: Renderer, matrix:
         holder_name="阿依古丽·买买提热合曼",
     )
     assert render(renderer, matrix, record).startswith(b"%PDF-")
+
+
+# --- the layout fit the roster import checks agrees with the renderer ----------------------
+
+ROW_FIELDS = ("holder_name", "work_unit", "specialty", "qualification_name", "committee_name")
+
+
+def text_of(length: int, latin: bool) -> str:
+    if latin:
+        words = ("ALEXANDER", "OF", "MAXIMILIAN", "VON", "DER", "LEYEN", "JR.")
+        return " ".join(words[i % len(words)] for i in range(length))[: max(length, 1)]
+    return ("中国科学院某某研究所重点实验室·" * 20)[: max(length, 1)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    field=st.sampled_from(ROW_FIELDS),
+    length=st.integers(min_value=1, max_value=140),
+    committee=st.integers(min_value=10, max_value=128),
+    latin=st.booleans(),
+)
+def test_layout_fit_refuses_exactly_what_the_renderer_cannot_draw(
+    field: str, length: int, committee: int, latin: bool
+) -> None:
+    renderer = _RENDERER
+    matrix = segno.make("HTTPS://X/V/1", error="m").matrix
+    fit = LayoutFit(renderer.fonts, renderer.layouts, others={"verify_url": "https://x/verify"})
+    changes = {"committee_name": text_of(committee, False), field: text_of(length, latin)}
+    for kind in DocumentType:
+        record = sample_record(document_type=kind, **changes)
+        values = {k: v for k, v in record_values(record).items() if k in COLUMN_OF_FIELD}
+        problems = [p for p in fit.check(values) if p.document_type is kind]
+        try:
+            renderer.render(record, qr_matrix=matrix, verify_url="https://x/verify")
+        except InputError:
+            assert problems, (kind, changes)
+        else:
+            assert not problems, (kind, changes, problems)
+
+
+_RENDERER = Renderer.create()
+
+
+def test_layout_fit_names_the_field_and_the_limit(renderer: Renderer) -> None:
+    fit = LayoutFit(renderer.fonts, renderer.layouts)
+    assert fit.check({"work_unit": "中国科学院某某研究所某某重点实验室"}) == []
+    problems = fit.check({"work_unit": "某" * 57})
+    assert [(p.document_type, p.field) for p in problems] == [
+        (DocumentType.CERTIFICATE, "work_unit")
+    ]
+    assert problems[0].reason == (
+        "too long for the certificate (电子职称证书) layout: at most 2 lines of 28 characters"
+    )

@@ -35,7 +35,7 @@ from certsvc.publicity.service import HeldResult, PublicityStanding, get_period
 from certsvc.roster.importer import import_roster
 from certsvc.roster.models import Person, ReviewResult
 from tests.conftest import TEST_ACTOR, TODAY
-from tests.factories import person_row, write_csv
+from tests.factories import document_checks, person_row, write_csv
 
 START = date(2025, 9, 26)  # Friday
 END = date(2025, 10, 9)  # the fifth working day
@@ -59,7 +59,12 @@ def import_rows(
 ) -> list[tuple[ReviewResult, str]]:
     """Import ``rows``; return the new results with their persons' names, in row order."""
     report = import_roster(
-        db, write_csv(path, rows), agency_code=settings.agency_code, actor=TEST_ACTOR, today=today
+        db,
+        write_csv(path, rows),
+        agency_code=settings.agency_code,
+        actor=TEST_ACTOR,
+        today=today,
+        checks=document_checks(),
     )
     assert report.ok, report.errors
     with db.session() as s:

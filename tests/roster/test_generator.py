@@ -34,6 +34,7 @@ from certsvc.roster.identity import ID_TYPE_LABELS, IdType, mod11_2_check_char
 from certsvc.roster.importer import import_roster
 from certsvc.roster.reader import open_roster
 from certsvc.roster.row import parse_row
+from tests.factories import document_checks
 
 H = {key: column.header for key, column in COLUMNS_BY_KEY.items()}
 SESSION_KEY = ("year", "committee_name", "series", "specialty", "level")
@@ -466,7 +467,12 @@ def test_a_good_roster_imports_completely(db: Database, settings: Settings, tmp_
     path = tmp_path / "good.xlsx"
     manifest = write_roster(path, RosterSpec(rows=600, seed=32))
     report = import_roster(
-        db, path, agency_code=settings.agency_code, actor="test:generator", today=TODAY
+        db,
+        path,
+        agency_code=settings.agency_code,
+        actor="test:generator",
+        today=TODAY,
+        checks=document_checks(),
     )
     assert report.ok, report.errors[:5]
     assert report.sessions_created == manifest.sessions
@@ -479,7 +485,12 @@ def test_the_importer_blames_exactly_the_bad_rows(
     path = tmp_path / "bad.csv"
     manifest = write_roster(path, RosterSpec(rows=1500, seed=31, bad_share=0.08))
     report = import_roster(
-        db, path, agency_code=settings.agency_code, actor="test:generator", today=TODAY
+        db,
+        path,
+        agency_code=settings.agency_code,
+        actor="test:generator",
+        today=TODAY,
+        checks=document_checks(),
     )
     assert {(error.row, error.column) for error in report.errors} == set(manifest.bad_rows.items())
     assert len(report.errors) == len(manifest.bad_rows)

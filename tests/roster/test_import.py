@@ -18,10 +18,11 @@ from certsvc.publicity.service import open_publicity
 from certsvc.roster.importer import ImportReport, import_roster
 from certsvc.roster.models import Person, ReviewResult, ReviewSession, RosterImport
 from tests.conftest import TEST_ACTOR, TODAY
-from tests.factories import HEADERS, person_row, write_csv, write_xlsx
+from tests.factories import HEADERS, document_checks, person_row, write_csv, write_xlsx
 
 
 def run_import(db: Database, path: Path, **kwargs: object) -> ImportReport:
+    kwargs.setdefault("checks", document_checks())
     return import_roster(db, path, agency_code="BJRS", actor=TEST_ACTOR, today=TODAY, **kwargs)  # type: ignore[arg-type]
 
 
@@ -358,7 +359,14 @@ def test_unknown_agency_is_refused(db: Database, tmp_path: Path) -> None:
 
     path = write_csv(tmp_path / "r.csv", [person_row(0)])
     with pytest.raises(NotFoundError, match="XXRS"):
-        import_roster(db, path, agency_code="XXRS", actor=TEST_ACTOR, today=TODAY)
+        import_roster(
+            db,
+            path,
+            agency_code="XXRS",
+            actor=TEST_ACTOR,
+            today=TODAY,
+            checks=document_checks(),
+        )
 
 
 def test_csv_rows_are_records_not_lines(db: Database, tmp_path: Path) -> None:
@@ -494,6 +502,7 @@ def test_sql_echo_never_logs_identity_numbers(
             agency_code="BJRS",
             actor=TEST_ACTOR,
             today=TODAY,
+            checks=document_checks(),
         )
     echoing.dispose()
     assert report.ok and "INSERT" in caplog.text

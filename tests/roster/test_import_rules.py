@@ -16,7 +16,7 @@ from certsvc.db.database import Database
 from certsvc.roster.importer import import_roster
 from certsvc.roster.models import Person, ReviewResult, ReviewSession, RosterImport
 from tests.conftest import TEST_ACTOR, TODAY
-from tests.factories import HEADERS, person_row, resident_id, write_csv
+from tests.factories import HEADERS, document_checks, person_row, resident_id, write_csv
 from tests.roster.leaks import leaked_runs
 
 BAD_ROW = 4  # header is row 1; the bad row comes after three good ones (rows 2-4) -> row 5
@@ -118,6 +118,37 @@ CASES = [
     ("mobile-bad", {"手机号码": "12345"}, "mobile", ""),
     ("review-date-future", {"评审日期": "2031-01-01"}, "review_date", "future"),
     ("year-unrelated", {"年度": "2019"}, "year", "review date"),
+    # the documents of a passing row must have room for every value (see roster.fit)
+    (
+        "work-unit-too-long-for-the-layout",
+        {"工作单位": "中国科学院某某研究所" + "某" * 50},
+        "work_unit",
+        "too long for the certificate (电子职称证书) layout: at most 2 lines of 28 characters",
+    ),
+    (
+        "committee-too-long-for-the-notice",
+        {"评审委员会": "北京市" + "某" * 100 + "评审委员会"},
+        "committee_name",
+        "too long for the notice (电子职称评价结果通知书) layout: at most 2 lines of 37 characters",
+    ),
+    (
+        "name-too-long-for-the-notice-text",
+        {
+            "姓名": "阿卜杜热合曼·买买提艾力江" * 4,
+            "评审委员会": "北京市" + "某" * 60 + "评审委员会",
+        },
+        "committee_name",
+        "makes the notice (电子职称评价结果通知书)'s text too long: it would take 6 lines where "
+        "the layout has 5 of 32 characters",
+    ),
+    (
+        "specialty-too-long-for-the-qr-code",
+        {"专业": "计算机应用技术与软件工程及信息系统集成与网络安全管理及大数据分析应用技术研究"},
+        "specialty",
+        "too long for the QR code: the documents' QR token would need 200 bytes where a "
+        "version-10-M QR code behind http://localhost:8000 holds 194 (bytes by column: "
+        "name 7, qualification_name 1, specialty 78); about 6 bytes must go",
+    ),
     (
         "too-young",
         {"证件号码": resident_id(40, birth=date(2012, 1, 1)), "出生日期": "2012-01-01"},
@@ -137,7 +168,9 @@ def test_bad_row_is_reported_and_nothing_is_stored(
     rows = [person_row(0), person_row(1), person_row(2), bad]
     path = write_csv(tmp_path / "roster.csv", rows, headers=(*HEADERS, "年度"))
 
-    report = import_roster(db, path, agency_code="BJRS", actor=TEST_ACTOR, today=TODAY)
+    report = import_roster(
+        db, path, agency_code="BJRS", actor=TEST_ACTOR, today=TODAY, checks=document_checks()
+    )
 
     assert not report.ok
     blamed = [(e.row, e.column) for e in report.errors]
@@ -158,7 +191,9 @@ def test_passport_without_number_and_country_reports_both(db: Database, tmp_path
     rows = [person_row(0), person_row(1, **{**PASSPORT, "证件号码": "", "国籍": ""})]
     path = write_csv(tmp_path / "roster.csv", rows)
 
-    report = import_roster(db, path, agency_code="BJRS", actor=TEST_ACTOR, today=TODAY)
+    report = import_roster(
+        db, path, agency_code="BJRS", actor=TEST_ACTOR, today=TODAY, checks=document_checks()
+    )
 
     assert sorted((e.row, e.column) for e in report.errors) == [
         (3, "id_country"),
@@ -173,7 +208,9 @@ def test_bad_country_and_bad_number_are_both_reported(db: Database, tmp_path: Pa
     rows = [person_row(0), person_row(1, **{**PASSPORT, "证件号码": "E1234#678", "国籍": "US"})]
     path = write_csv(tmp_path / "roster.csv", rows)
 
-    report = import_roster(db, path, agency_code="BJRS", actor=TEST_ACTOR, today=TODAY)
+    report = import_roster(
+        db, path, agency_code="BJRS", actor=TEST_ACTOR, today=TODAY, checks=document_checks()
+    )
 
     assert sorted((e.row, e.column) for e in report.errors) == [
         (3, "id_country"),
@@ -194,7 +231,9 @@ VALID_NAMES = [
 @pytest.mark.parametrize("name", [n for _, n in VALID_NAMES], ids=[i for i, _ in VALID_NAMES])
 def test_valid_names_are_stored_exactly(db: Database, tmp_path: Path, name: str) -> None:
     path = write_csv(tmp_path / "roster.csv", [person_row(0, 姓名=name)])
-    report = import_roster(db, path, agency_code="BJRS", actor=TEST_ACTOR, today=TODAY)
+    report = import_roster(
+        db, path, agency_code="BJRS", actor=TEST_ACTOR, today=TODAY, checks=document_checks()
+    )
     assert report.ok, report.errors
     with db.session() as s:
         stored = s.exec(select(Person.name)).one()
@@ -225,8 +264,51 @@ def test_non_mainland_documents_are_accepted(
         born = date.fromisoformat(row["出生日期"])
         row["证件号码"] = resident_id(1, male=False, region="810000", birth=born)
     path = write_csv(tmp_path / "roster.csv", [person_row(0), row])
-    report = import_roster(db, path, agency_code="BJRS", actor=TEST_ACTOR, today=TODAY)
+    report = import_roster(
+        db, path, agency_code="BJRS", actor=TEST_ACTOR, today=TODAY, checks=document_checks()
+    )
     assert report.ok, report.errors
     with db.session() as s:
         countries = set(s.exec(select(Person.id_country)).all())
     assert countries == {"CHN", country}
+
+
+def test_rows_that_did_not_pass_get_no_documents_and_are_not_measured(
+    db: Database, tmp_path: Path
+) -> None:
+    failed = person_row(3, **{"工作单位": "某" * 100, "同意票数": "10", "评审结果": "未通过"})
+    path = write_csv(tmp_path / "roster.csv", [person_row(0), failed])
+    report = import_roster(
+        db, path, agency_code="BJRS", actor=TEST_ACTOR, today=TODAY, checks=document_checks()
+    )
+    assert report.ok, report.errors
+    assert report.results_created == 2
+
+
+def test_the_qr_budget_follows_the_public_base_url(db: Database, tmp_path: Path) -> None:
+    """Behind a base URL with a lower-case path, a 13-character minority name with a
+    19-character specialty just fits; one character more of specialty does not."""
+    name, specialty = "阿卜杜热合曼·买买提艾力江", "计算机应用技术与软件工程及信息系统集成"
+    changes = {
+        "姓名": name,
+        "资格名称": "正高级实习指导教师",
+        "级别": "正高级",
+        "系列": "技工院校教师",
+    }
+    fits = person_row(0, **changes, **{"专业": specialty})
+    too_long = person_row(1, **changes, **{"专业": specialty + "学"})
+    path = write_csv(tmp_path / "roster.csv", [fits, too_long])
+    checks = document_checks("https://rsj.example.gov.cn/zcps/")
+    report = import_roster(
+        db, path, agency_code="BJRS", actor=TEST_ACTOR, today=TODAY, checks=checks
+    )
+    assert [(e.row, e.column) for e in report.errors] == [(3, "specialty")]
+    assert (
+        "need 185 bytes where a version-10-M QR code behind https://rsj.example.gov.cn/zcps/ "
+        "holds 183" in report.errors[0].reason
+    )
+    # the same file behind a shorter base URL imports whole
+    report = import_roster(
+        db, path, agency_code="BJRS", actor=TEST_ACTOR, today=TODAY, checks=document_checks()
+    )
+    assert report.ok, report.errors
