@@ -6,13 +6,15 @@ rolls back with it: there is never a change without its event, nor an event with
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session
 
 from certsvc.audit.models import AuditEvent
+from certsvc.db.types import utcnow
 
 FORBIDDEN_DETAIL_KEYS = frozenset({"id_number", "identity_number", "证件号码"})
 
@@ -71,6 +73,38 @@ def record(
     )
     session.add(event)
     return event
+
+
+def record_many(
+    session: Session,
+    action: Action,
+    *,
+    actor: str,
+    subject_type: str,
+    events: Sequence[tuple[object, Mapping[str, Any]]],
+) -> None:
+    """Record one event per ``(subject_id, details)`` in a single insert: for the batch run,
+    which audits every document it issues."""
+    if not actor:
+        raise ValueError("an audit event needs an actor")
+    if not events:
+        return
+    now = utcnow()
+    rows = []
+    for subject_id, details in events:
+        payload = dict(details)
+        _refuse_identity_numbers(payload)
+        rows.append(
+            {
+                "occurred_at": now,
+                "actor": actor,
+                "action": action.value,
+                "subject_type": subject_type,
+                "subject_id": str(subject_id),
+                "details": payload,
+            }
+        )
+    session.execute(sa.insert(AuditEvent), rows)
 
 
 def _refuse_identity_numbers(payload: Mapping[str, Any], path: Iterable[str] = ()) -> None:

@@ -7,9 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from certsvc.agencies.models import Agency
+from certsvc.db.types import utcnow
 from certsvc.documents.record import DocumentRecord, DocumentType
 from certsvc.issuance.models import BatchItem, Document, DocumentStatus, ItemState
 from certsvc.issuance.numbering import DocumentNumber, allocate_sequences
@@ -70,11 +72,12 @@ def reserve(
 ) -> dict[int, list[Document]]:
     """Allocate each candidate a sequence number and reserve its certificate and notice in the
     registry (in the caller's transaction); the documents by item id."""
+    now = utcnow()
     groups: dict[tuple[str, str], list[Candidate]] = defaultdict(list)
     for candidate in candidates:
         series = parse_series(candidate.review.series)
         groups[(series.code, candidate.review.level.code)].append(candidate)
-    reserved: dict[int, list[Document]] = {}
+    rows: list[dict[str, object]] = []
     for (series_code, _), members in sorted(groups.items()):
         level = members[0].review.level
         sequences = allocate_sequences(
@@ -94,27 +97,28 @@ def reserve(
                 DocumentType.CERTIFICATE,
                 sequence,
             )
-            documents = [
-                Document(
-                    document_number=str(number.companion(kind)),
-                    document_type=kind,
-                    status=DocumentStatus.RESERVED,
-                    batch_id=batch_id,
-                    item_id=candidate.item.id,
-                    result_id=candidate.result.id or 0,
-                    person_id=candidate.person.id or 0,
-                    agency_id=agency.id or 0,
-                    issued_on=issued_on,
-                )
+            rows.extend(
+                {
+                    "document_number": str(number.companion(kind)),
+                    "document_type": kind,
+                    "status": DocumentStatus.RESERVED,
+                    "batch_id": batch_id,
+                    "item_id": candidate.item.id,
+                    "result_id": candidate.result.id,
+                    "person_id": candidate.person.id,
+                    "agency_id": agency.id,
+                    "issued_on": issued_on,
+                    "created_at": now,
+                }
                 for kind in DocumentType
-            ]
-            session.add_all(documents)
+            )
             candidate.item.state = ItemState.RESERVED
             candidate.item.sequence = sequence
+            candidate.item.updated_at = now
             session.add(candidate.item)
-            reserved[candidate.item.id or 0] = documents
+    session.execute(sa.insert(Document), rows)
     session.flush()
-    return reserved
+    return reserved_documents(session, [candidate.item.id or 0 for candidate in candidates])
 
 
 def record_for(document: Document, candidate: Candidate, agency: Agency) -> DocumentRecord:

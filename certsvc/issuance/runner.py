@@ -35,11 +35,12 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from certsvc.agencies.models import Agency
-from certsvc.audit.events import Action, record
+from certsvc.audit.events import Action, record, record_many
 from certsvc.config import Settings
 from certsvc.db.database import Database
 from certsvc.db.types import utcnow
 from certsvc.documents.material import SignerSpec, open_signing_material, read_signer_spec
+from certsvc.documents.sign import SigningMaterial
 from certsvc.errors import KeyStoreError, StateError
 from certsvc.issuance import logbook
 from certsvc.issuance.batches import get_batch, item_counts
@@ -121,12 +122,9 @@ def run_batch(
 ) -> BatchReport:
     """Run (or resume) batch ``batch_id`` to completion; the report of the batch."""
     with batch_run_lock(db, batch_id):
-        run = _begin(db, settings, batch_id, options)
+        run, material = _begin(db, settings, keystore, batch_id, options)
         store = FileDocumentStore(settings.document_store_dir).ensure()
         _recover(db, store, run)
-        material = open_signing_material(
-            run.spec, keystore, at=options.now(), passphrase=options.passphrase
-        )
         with _executor(settings, keystore, run, options) as executor:
             try:
                 _sign_everything(db, store, run, options, executor)
@@ -141,7 +139,9 @@ def run_batch(
 # -- 1. begin -----------------------------------------------------------------------------
 
 
-def _begin(db: Database, settings: Settings, batch_id: int, options: RunOptions) -> _Run:
+def _begin(
+    db: Database, settings: Settings, keystore: KeyStore, batch_id: int, options: RunOptions
+) -> tuple[_Run, SigningMaterial]:
     now = options.now()
     with db.session() as session:
         batch = get_batch(session, batch_id, for_update=True)
@@ -166,6 +166,8 @@ def _begin(db: Database, settings: Settings, batch_id: int, options: RunOptions)
                 "an ECDSA P-256 document signer (`certsvc keys issue-signer --algorithm "
                 "ecdsa-p256`); nothing was signed"
             )
+        # the signer must be able to sign now (key, passphrase) before the run is counted
+        material = open_signing_material(spec, keystore, at=now, passphrase=options.passphrase)
         if options.retry_failed:
             _reopen_failed(session, batch, options.actor)
         batch.runs += 1
@@ -186,7 +188,8 @@ def _begin(db: Database, settings: Settings, batch_id: int, options: RunOptions)
                 "issued_on": batch.issued_on.isoformat(),
             },
         )
-        return _Run(batch_id, batch.runs, agency, batch.issued_on, spec, settings.public_base_url)
+        run = _Run(batch_id, batch.runs, agency, batch.issued_on, spec, settings.public_base_url)
+        return run, material
 
 
 def _reopen_failed(session: Session, batch: IssuanceBatch, actor: str) -> None:
@@ -424,22 +427,26 @@ def _record(
                 run.timings_ms[step] = run.timings_ms.get(step, 0.0) + ms
         logbook.log_issued(session, issued, run.agency, run.batch_id, actor=options.actor)
         notifications.enqueue(session, messages)
-        for document in issued:
-            record(
-                session,
-                Action.DOCUMENT_ISSUE,
-                actor=options.actor,
-                subject_type="document",
-                subject_id=document.document_number,
-                details={
-                    "batch_id": run.batch_id,
-                    "sha256": document.sha256,
-                    "signer_key_id": document.signer_key_id,
-                    "log_index": document.log_index,
-                },
-            )
+        record_many(
+            session,
+            Action.DOCUMENT_ISSUE,
+            actor=options.actor,
+            subject_type="document",
+            events=[
+                (
+                    document.document_number,
+                    {
+                        "batch_id": run.batch_id,
+                        "sha256": document.sha256,
+                        "signer_key_id": document.signer_key_id,
+                        "log_index": document.log_index,
+                    },
+                )
+                for document in issued
+            ],
+        )
     for name, sha256 in to_promote:
-        store.promote(name, sha256)
+        store.promote(name, sha256, verified=True)  # checked before the commit
     for name in to_discard:
         store.discard(name)
 

@@ -36,7 +36,7 @@ class DocumentStore(Protocol):
     def stage(self, name: str, data: bytes) -> StoredFile: ...
     def staged(self) -> list[str]: ...
     def staged_file(self, name: str) -> StoredFile | None: ...
-    def promote(self, name: str, sha256: str) -> None: ...
+    def promote(self, name: str, sha256: str, *, verified: bool = False) -> None: ...
     def discard(self, name: str) -> None: ...
     def sync(self) -> None: ...
     def discard_partials(self) -> int: ...
@@ -50,6 +50,7 @@ class FileDocumentStore:
         self.root = root
         self._objects = root / "objects"
         self._staging = root / "staging"
+        self._folders: set[Path] = set()  # object folders known to exist
 
     def ensure(self) -> FileDocumentStore:
         for folder in (self._objects, self._staging):
@@ -89,20 +90,23 @@ class FileDocumentStore:
             return None
         return StoredFile(hashlib.sha256(data).hexdigest(), len(data))
 
-    def promote(self, name: str, sha256: str) -> None:
+    def promote(self, name: str, sha256: str, *, verified: bool = False) -> None:
         """Move a staged file to its content address; idempotent (a file already promoted,
         or already present under that hash, is fine). A staged file whose bytes do not hash
-        to ``sha256`` is refused."""
+        to ``sha256`` is refused, unless the caller has just ``verified`` them."""
         source = self._staged_path(name)
         target = self.path_for(sha256)
         if not source.exists():
             if target.exists():
                 return
             raise StateError(f"staged file {name} is missing and {sha256} is not in the store")
-        actual = hashlib.sha256(source.read_bytes()).hexdigest()
-        if actual != sha256:
-            raise StateError(f"staged file {name} hashes to {actual}, not {sha256}")
-        target.parent.mkdir(parents=True, exist_ok=True, mode=0o750)
+        if not verified:
+            actual = hashlib.sha256(source.read_bytes()).hexdigest()
+            if actual != sha256:
+                raise StateError(f"staged file {name} hashes to {actual}, not {sha256}")
+        if target.parent not in self._folders:
+            target.parent.mkdir(parents=True, exist_ok=True, mode=0o750)
+            self._folders.add(target.parent)
         if target.exists():
             source.unlink()
         else:

@@ -65,23 +65,26 @@ def enqueue(session: Session, messages: Sequence[NewMessage]) -> int:
     existing = set(
         session.exec(select(Notification.dedupe_key).where(col(Notification.dedupe_key).in_(keys)))
     )
-    written = 0
+    rows = []
     for message in messages:
         if message.dedupe_key in existing:
             continue
         existing.add(message.dedupe_key)
-        session.add(
-            Notification(
-                dedupe_key=message.dedupe_key,
-                person_id=message.person_id,
-                kind=message.kind,
-                recipient=message.recipient,
-                body=message.body,
-                status=NotificationStatus.PENDING,
-            )
+        rows.append(
+            {
+                "dedupe_key": message.dedupe_key,
+                "person_id": message.person_id,
+                "kind": message.kind,
+                "recipient": message.recipient,
+                "body": message.body,
+                "status": NotificationStatus.PENDING,
+                "attempts": 0,
+                "created_at": utcnow(),
+            }
         )
-        written += 1
-    return written
+    if rows:
+        session.execute(sa.insert(Notification), rows)
+    return len(rows)
 
 
 @dataclass
