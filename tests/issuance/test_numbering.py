@@ -18,6 +18,7 @@ from certsvc.issuance.numbering import (
     DocumentNumber,
     allocate_sequences,
     parse_document_number,
+    usable,
 )
 from certsvc.roster.catalog import Level
 
@@ -132,9 +133,9 @@ def test_sequences_are_consecutive_per_group_and_never_reused(db: Database) -> N
         )
     with db.session() as session:
         second = allocate_sequences(session, count=2, **group)  # type: ignore[arg-type]
-    assert list(first) == [1, 2, 3]
-    assert list(other) == [1, 2]
-    assert list(second) == [4, 5]
+    assert first == _usable(3, start=1, level=Level.JUNIOR)
+    assert other == _usable(2, start=1, level=Level.INTERMEDIATE)
+    assert second == _usable(2, start=first[-1] + 1, level=Level.JUNIOR)
     try:
         with db.session() as session:
             allocate_sequences(session, count=10, **group)  # type: ignore[arg-type]
@@ -142,16 +143,62 @@ def test_sequences_are_consecutive_per_group_and_never_reused(db: Database) -> N
     except RuntimeError:
         pass
     with db.session() as session:
-        assert list(allocate_sequences(session, count=1, **group)) == [6]  # type: ignore[arg-type]
+        third = allocate_sequences(session, count=1, **group)  # type: ignore[arg-type]
         rows = session.exec(select(NumberSequence)).all()
-    assert sorted(row.last for row in rows) == [2, 6]
+    assert third == _usable(1, start=second[-1] + 1, level=Level.JUNIOR)
+    assert sorted(row.last for row in rows) == sorted([other[-1], third[-1]])
+
+
+def _usable(count: int, *, start: int, level: Level) -> list[int]:
+    """The first ``count`` sequences from ``start`` whose numbers need no ``*``."""
+    found = []
+    sequence = start
+    while len(found) < count:
+        number = DocumentNumber(2025, "110000", "GC", level, DocumentType.CERTIFICATE, sequence)
+        if usable(number):
+            found.append(sequence)
+        sequence += 1
+    return found
+
+
+def test_sequences_whose_check_would_be_a_star_are_skipped(db: Database) -> None:
+    group = {"year": 2025, "region_code": "110000", "series_code": "WS", "level": Level.JUNIOR}
+    with db.session() as session:
+        sequences = allocate_sequences(session, count=200, **group)  # type: ignore[arg-type]
+    numbers = [
+        DocumentNumber(2025, "110000", "WS", Level.JUNIOR, kind, sequence)
+        for sequence in sequences
+        for kind in DocumentType
+    ]
+    assert all("*" not in str(number) for number in numbers)
+    assert all(parse_document_number(str(number)) == number for number in numbers)
+    skipped = set(range(1, sequences[-1] + 1)) - set(sequences)
+    assert skipped  # about 2 in 37 are passed over; 200 numbers meet some
+    for sequence in skipped:
+        number = DocumentNumber(
+            2025, "110000", "WS", Level.JUNIOR, DocumentType.CERTIFICATE, sequence
+        )
+        assert not usable(number)
 
 
 def test_an_exhausted_sequence_is_refused_without_allocating(db: Database) -> None:
     group = {"year": 2025, "region_code": "110000", "series_code": "KJ", "level": Level.JUNIOR}
+    last_usable = max(
+        s
+        for s in range(MAX_SEQUENCE - 100, MAX_SEQUENCE + 1)
+        if usable(DocumentNumber(2025, "110000", "KJ", Level.JUNIOR, DocumentType.NOTICE, s))
+    )
     with db.session() as session:
-        allocate_sequences(session, count=MAX_SEQUENCE - 1, **group)  # type: ignore[arg-type]
+        session.add(
+            NumberSequence(
+                year=2025,
+                region_code="110000",
+                series_code="KJ",
+                level_code="4",
+                last=last_usable - 1,
+            )
+        )
     with pytest.raises(InputError, match="exhausted"), db.session() as session:
         allocate_sequences(session, count=2, **group)  # type: ignore[arg-type]
     with db.session() as session:
-        assert list(allocate_sequences(session, count=1, **group)) == [MAX_SEQUENCE]  # type: ignore[arg-type]
+        assert allocate_sequences(session, count=1, **group) == [last_usable]  # type: ignore[arg-type]
