@@ -137,6 +137,10 @@ def _run(folder: Path, settings: Settings, batch_id: int, workers: int) -> dict[
         "issued": report["issued"],
         "seconds": run["seconds"],
         "persons_per_second": run["persons_per_second"],
+        "coordinator_cpu_ms": 1000 * run["coordinator_cpu_seconds"] / max(1, run["candidates"]),
+        "sign_ms": run["timings_ms"].get("sign", 0.0) / max(1, 2 * run["candidates"]),
+        "render_ms": run["timings_ms"].get("render", 0.0) / max(1, 2 * run["candidates"]),
+        "qr_ms": run["timings_ms"].get("qr", 0.0) / max(1, 2 * run["candidates"]),
         "wall_seconds": elapsed,
         "coordinator_mib": memory["coordinator_kib"] / 1024,
         "worker_mib": memory["largest_worker_kib"] / 1024,
@@ -180,6 +184,11 @@ def main(counts: tuple[int, ...], workers: int, postgres: str) -> None:
             f"{rate:.1f} persons/s ({rate / allowed:.0%} of the baseline spread over {cores} "
             f"cores); peak memory: coordinator {figures['coordinator_mib']:.0f} MiB, largest "
             f"worker {figures['worker_mib']:.0f} MiB"
+        )
+        print(
+            f"  in the workers, per document: qr {figures['qr_ms']:.1f} ms, render "
+            f"{figures['render_ms']:.1f} ms, sign {figures['sign_ms']:.1f} ms; the coordinator's "
+            f"CPU per person: {figures['coordinator_cpu_ms']:.1f} ms"
         )
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlmodel import Session, col, select
+import sqlalchemy as sa
+from sqlmodel import Session
 
 from certsvc.agencies.models import Agency
 from certsvc.issuance.models import Document, DocumentStatus
@@ -71,25 +72,33 @@ def close_batch(
         origin=transparency.origin_for(public_base_url),
         batch_ref=f"batch:{batch_id}",
     )
+    table = Document.__table__  # type: ignore[attr-defined]
     after = 0
     while True:
-        documents = session.exec(
-            select(Document)
+        rows = session.execute(
+            sa.select(table.c.id, table.c.log_index)
             .where(
-                Document.batch_id == batch_id,
-                Document.status == DocumentStatus.ISSUED,
-                col(Document.id) > after,
+                table.c.batch_id == batch_id,
+                table.c.status == DocumentStatus.ISSUED.value,
+                table.c.id > after,
             )
-            .order_by(col(Document.id))
+            .order_by(table.c.id)
             .limit(PROOFS_AT_ONCE)
         ).all()
-        if not documents:
+        if not rows:
             return head.tree_size
-        after = documents[-1].id or after
+        after = rows[-1].id
         proofs = transparency.inclusion_proofs(
-            session, [document.log_index or 0 for document in documents], head.tree_size
+            session, [row.log_index for row in rows], head.tree_size
         )
-        for document, proof in zip(documents, proofs, strict=True):
-            document.inclusion_proof = [node.hex() for node in proof.path]
-            document.proof_tree_size = proof.tree_size
-            session.add(document)
+        session.execute(
+            sa.update(table).where(table.c.id == sa.bindparam("document_id")),
+            [
+                {
+                    "document_id": row.id,
+                    "inclusion_proof": [node.hex() for node in proof.path],
+                    "proof_tree_size": proof.tree_size,
+                }
+                for row, proof in zip(rows, proofs, strict=True)
+            ],
+        )

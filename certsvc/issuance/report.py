@@ -33,6 +33,7 @@ class RunFigures:
     recovered_files: int  # staged by a killed run, promoted by this one
     discarded_files: int  # staged by a killed run and not recorded: signed again
     timings_ms: dict[str, float] = field(default_factory=dict)  # summed over documents
+    coordinator_cpu_seconds: float = 0.0  # this process's CPU: reserving, recording, logging
 
     @property
     def persons_per_second(self) -> float:

@@ -109,6 +109,7 @@ class _Run:
     spec: SignerSpec
     base_url: str
     started: float = field(default_factory=time.perf_counter)
+    cpu_started: float = field(default_factory=time.process_time)
     candidates_done: int = 0
     failed: int = 0
     skipped: int = 0
@@ -542,6 +543,7 @@ def _close(
             recovered_files=run.recovered_files,
             discarded_files=run.discarded_files,
             timings_ms=dict(run.timings_ms),
+            coordinator_cpu_seconds=time.process_time() - run.cpu_started,
         )
         batch.status = BatchStatus.COMPLETED
         batch.completed_at = options.now()
