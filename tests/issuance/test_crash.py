@@ -3,7 +3,8 @@
 Each round starts ``certsvc batch run`` with two worker processes and kills it once the
 registry shows it has got a little further than the round before (or, every third round, at
 once, while it is still starting). Odd rounds kill the whole process group; even rounds kill
-only the coordinator, leaving its workers to die with it. A final run finishes the batch, and
+only the coordinator, whose workers must die with it (checked through /proc). A final run
+finishes the batch, and
 the invariants are checked against the database, the store and the log.
 """
 
@@ -61,6 +62,35 @@ def _start_run(world: World, batch_id: int, log: Path) -> subprocess.Popen[bytes
     )
 
 
+def _children(pid: int) -> set[int]:
+    """The live processes whose parent is ``pid`` (from /proc)."""
+    children = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            children.add(int(stat.parent.name))
+    return children
+
+
+def _wait_until_gone(pids: set[int], seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    alive = set(pids)
+    while alive and time.monotonic() < deadline:
+        alive = {pid for pid in alive if Path(f"/proc/{pid}").exists() and not _zombie(pid)}
+        time.sleep(0.05)
+    assert not alive, f"worker processes {sorted(alive)} outlived their killed coordinator"
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return False
+
+
 def _issued(world: World, batch_id: int) -> int:
     with world.db.session() as session:
         return session.exec(
@@ -96,11 +126,13 @@ def test_killed_runs_resume_to_exactly_one_current_document_each(
                 time.sleep(POLL_SECONDS)
         if process.poll() is not None:
             break  # finished before the kill
+        workers = _children(process.pid)
         if round_number % 2:
             os.killpg(process.pid, signal.SIGKILL)
         else:
-            os.kill(process.pid, signal.SIGKILL)
+            os.kill(process.pid, signal.SIGKILL)  # its workers must die with it
         process.wait()
+        _wait_until_gone(workers)
         kills.append(_issued(world, batch_id))
     final = _start_run(world, batch_id, log)
     assert final.wait(timeout=600) == 0, log.read_text(errors="replace")[-3000:]
