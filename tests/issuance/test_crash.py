@@ -4,8 +4,8 @@ Each round starts ``certsvc batch run`` with two worker processes and kills it o
 registry shows it has got a little further than the round before (or, every third round, at
 once, while it is still starting). Odd rounds kill the whole process group; even rounds kill
 only the coordinator, whose workers must die with it (checked through /proc). A final run
-finishes the batch, and
-the invariants are checked against the database, the store and the log.
+finishes the batch, and the invariants are checked against the database, the store and the
+log.
 """
 
 from __future__ import annotations
