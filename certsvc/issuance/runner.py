@@ -370,6 +370,7 @@ def _record(
     outcomes: list[CandidateOutcome],
 ) -> None:
     """Record finished candidates in one transaction, then promote their staged files."""
+    store.sync()  # the workers' staged files reach the disk before the registry names them
     to_promote: list[tuple[str, str]] = []
     to_discard: list[str] = []
     issued: list[Document] = []

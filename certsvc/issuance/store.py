@@ -33,7 +33,7 @@ class StoredFile:
 
 
 class DocumentStore(Protocol):
-    def stage(self, name: str, data: bytes) -> StoredFile: ...
+    def stage(self, name: str, data: bytes, *, durable: bool = True) -> StoredFile: ...
     def staged(self) -> list[str]: ...
     def staged_file(self, name: str) -> StoredFile | None: ...
     def promote(self, name: str, sha256: str, *, verified: bool = False) -> None: ...
@@ -67,13 +67,17 @@ class FileDocumentStore:
             raise ValueError(f"not a staging name: {name!r}")
         return self._staging / name
 
-    def stage(self, name: str, data: bytes) -> StoredFile:
+    def stage(self, name: str, data: bytes, *, durable: bool = True) -> StoredFile:
+        """Write a staged file. ``durable=False`` leaves syncing to the caller's ``sync``,
+        which must come before the registry records the file (one ``sync`` for many files
+        costs what two ``fsync`` calls do)."""
         path = self._staged_path(name)
         temporary = path.with_name(f".{name}.partial")
         with open(temporary, "wb") as out:
             out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
+            if durable:
+                out.flush()
+                os.fsync(out.fileno())
         os.replace(temporary, path)
         return StoredFile(hashlib.sha256(data).hexdigest(), len(data))
 
@@ -111,15 +115,12 @@ class FileDocumentStore:
             source.unlink()
         else:
             os.replace(source, target)
-        # The file's bytes were synced when staged. The rename is made durable by ``sync``
-        # at the end of a run; were it lost to a power cut first, the file would be back in
-        # staging, where the next run's recovery promotes it again.
+        # The file's bytes were synced before the registry recorded it. The rename is made
+        # durable by the next ``sync``; were it lost to a power cut first, the file would be
+        # back in staging, where the next run's recovery promotes it again.
 
     def sync(self) -> None:
-        """Make every rename so far durable (once per run, not per file)."""
-        for folder in (self._objects, self._staging):
-            if folder.exists():
-                _fsync_directory(folder)
+        """Make every file written and renamed so far durable."""
         os.sync()
 
     def discard(self, name: str) -> None:
@@ -150,10 +151,3 @@ class FileDocumentStore:
         for path in self._objects.glob("*/*/*.pdf"):
             yield path.stem
 
-
-def _fsync_directory(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

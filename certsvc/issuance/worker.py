@@ -102,7 +102,7 @@ class CandidateMaker:
             for document_id, record in job.documents:
                 issued = self.factory.make(record)
                 name = staged_name(document_id, self.run)
-                stored = self.store.stage(name, issued.pdf)
+                stored = self.store.stage(name, issued.pdf, durable=False)  # see _record
                 made.append(
                     MadeDocument(
                         document_id=document_id,
