@@ -26,13 +26,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import click
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchlib import throwaway_postgres
 
 from certsvc.cli.context import CliContext
 from certsvc.config import Settings
@@ -74,16 +75,6 @@ def _baseline_ms(documents: int = 200) -> float:
     return statistics.mean(times)
 
 
-def _fresh_postgres(url: str) -> tuple[str, sa.Engine, str]:
-    admin = sa.create_engine(
-        url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
-    )
-    name = f"certsvc_bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    return sa.make_url(url).set(database=name).render_as_string(False), admin, name
-
-
 def _prepare(settings: Settings, count: int) -> int:
     ctx = CliContext(settings=settings, actor_override="bench")
     with contextlib.redirect_stdout(io.StringIO()):
@@ -102,7 +93,7 @@ def _prepare(settings: Settings, count: int) -> int:
     return batch_id
 
 
-def _run(folder: Path, settings: Settings, batch_id: int, workers: int) -> dict[str, float]:
+def _run(settings: Settings, batch_id: int, workers: int) -> dict[str, float]:
     env = {
         **os.environ,
         "CERTSVC_DATA_DIR": str(settings.data_dir),
@@ -161,23 +152,14 @@ def main(counts: tuple[int, ...], workers: int, postgres: str) -> None:
     )
     for count in counts:
         print(f"N = {count} ({'PostgreSQL' if postgres else 'SQLite'}, {workers} workers)")
-        with tempfile.TemporaryDirectory(prefix="certsvc-bench-") as tmp:
-            folder = Path(tmp)
-            url, admin, name = ("", None, "")
-            if postgres:
-                url, admin, name = _fresh_postgres(postgres)
+        with contextlib.ExitStack() as stack:
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="certsvc-")))
+            url = stack.enter_context(throwaway_postgres(postgres)) if postgres else ""
             settings = Settings.from_env(
                 {}, data_dir=folder / "data", key_dir=folder / "keys", database_url=url
             )
-            try:
-                batch_id = _prepare(settings, count)
-                figures = _run(folder, settings, batch_id, workers)
-            finally:
-                if admin is not None:
-                    with admin.connect() as connection:
-                        connection.execute(
-                            sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                        )
+            batch_id = _prepare(settings, count)
+            figures = _run(settings, batch_id, workers)
         rate = figures["persons_per_second"]
         print(
             f"  {figures['issued']:.0f} persons in {figures['seconds']:.1f} s: "

@@ -13,37 +13,22 @@ from __future__ import annotations
 
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
 import click
-import sqlalchemy as sa
+from benchlib import throwaway_postgres
 
 from certsvc.bootstrap import initialise
 from certsvc.config import Settings
-from certsvc.db.database import Database, create_engine
+from certsvc.db.database import Database
 from certsvc.roster.fit import DocumentChecks
 from certsvc.roster.generator import RosterSpec, write_roster
 from certsvc.roster.importer import import_roster
 
 TODAY = date(2025, 11, 3)
-
-
-@contextmanager
-def throwaway_postgres(server_url: str) -> Iterator[str]:
-    admin = create_engine(server_url).execution_options(isolation_level="AUTOCOMMIT")
-    name = f"certsvc_bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin.url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @click.command()

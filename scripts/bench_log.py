@@ -15,16 +15,13 @@ from __future__ import annotations
 import hashlib
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
-import sqlalchemy as sa
+from benchlib import throwaway_postgres
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from certsvc.db.database import Database, create_engine
+from certsvc.db.database import Database
 from certsvc.keys.certificates import key_id_for
 from certsvc.keys.files import FilePrivateKey
 from certsvc.transparency import merkle, service
@@ -32,20 +29,6 @@ from certsvc.transparency.models import EntryKind
 
 ACTOR = "bench"
 ORIGIN = "zc.example.gov.cn/log"
-
-
-@contextmanager
-def throwaway_postgres(server_url: str) -> Iterator[str]:
-    admin = create_engine(server_url).execution_options(isolation_level="AUTOCOMMIT")
-    name = f"certsvc_bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin.url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def entries(start: int, count: int) -> list[service.NewEntry]:
