@@ -22,24 +22,22 @@ candidates are re-signed under the numbers they already have, issued ones are le
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
-from datetime import date, datetime
-from multiprocessing import get_context
-from typing import Any, Protocol, TypeVar
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
 from certsvc.agencies.models import Agency
-from certsvc.audit.events import Action, record, record_many
+from certsvc.audit.events import Action, record
 from certsvc.config import Settings
 from certsvc.db.database import Database
 from certsvc.db.types import utcnow
-from certsvc.documents.material import SignerSpec, open_signing_material, read_signer_spec
+from certsvc.documents.material import open_signing_material, read_signer_spec
 from certsvc.documents.sign import SigningMaterial
 from certsvc.errors import KeyStoreError, StateError
 from certsvc.issuance import logbook
@@ -53,6 +51,8 @@ from certsvc.issuance.models import (
     IssuanceBatch,
     ItemState,
 )
+from certsvc.issuance.pool import executor_for
+from certsvc.issuance.recording import RunState, record_outcomes, skip_candidates
 from certsvc.issuance.records import (
     load_candidates,
     record_for,
@@ -64,18 +64,14 @@ from certsvc.issuance.report import BatchReport, RunFigures, build_report
 from certsvc.issuance.store import FileDocumentStore
 from certsvc.issuance.worker import (
     CandidateJob,
-    CandidateMaker,
     CandidateOutcome,
-    WorkerSetup,
     document_id_of,
-    init_worker,
     make_candidates,
 )
 from certsvc.keys.files import Passphrase
 from certsvc.keys.handles import KeyAlgorithm, PrivateKeyHandle
 from certsvc.keys.service import KeyStore, signing_refusal
 from certsvc.notifications import service as notifications
-from certsvc.roster.models import Person
 
 RESERVE_AT_ONCE = 256  # candidates reserved per transaction
 SIGNER_CHECK_SECONDS = 30.0
@@ -100,24 +96,6 @@ class RunOptions:
     deliver_notifications: bool = True
 
 
-@dataclass
-class _Run:
-    batch_id: int
-    number: int
-    agency: Agency
-    issued_on: date
-    spec: SignerSpec
-    base_url: str
-    started: float = field(default_factory=time.perf_counter)
-    cpu_started: float = field(default_factory=time.process_time)
-    candidates_done: int = 0
-    failed: int = 0
-    skipped: int = 0
-    recovered_files: int = 0
-    discarded_files: int = 0
-    timings_ms: dict[str, float] = field(default_factory=dict)
-
-
 def run_batch(
     db: Database, settings: Settings, keystore: KeyStore, batch_id: int, options: RunOptions
 ) -> BatchReport:
@@ -126,7 +104,9 @@ def run_batch(
         run, material = _begin(db, settings, keystore, batch_id, options)
         store = FileDocumentStore(settings.document_store_dir).ensure()
         _recover(db, store, run)
-        with _executor(settings, keystore, run, options) as executor:
+        with executor_for(
+            settings, keystore, run, options.passphrase, options.workers, options.now()
+        ) as executor:
             try:
                 _sign_everything(db, store, run, options, executor)
             finally:
@@ -142,7 +122,7 @@ def run_batch(
 
 def _begin(
     db: Database, settings: Settings, keystore: KeyStore, batch_id: int, options: RunOptions
-) -> tuple[_Run, SigningMaterial]:
+) -> tuple[RunState, SigningMaterial]:
     now = options.now()
     with db.session() as session:
         batch = get_batch(session, batch_id, for_update=True)
@@ -189,7 +169,9 @@ def _begin(
                 "issued_on": batch.issued_on.isoformat(),
             },
         )
-        run = _Run(batch_id, batch.runs, agency, batch.issued_on, spec, settings.public_base_url)
+        run = RunState(
+            batch_id, batch.runs, agency, batch.issued_on, spec, settings.public_base_url
+        )
         return run, material
 
 
@@ -211,7 +193,7 @@ def _reopen_failed(session: Session, batch: IssuanceBatch, actor: str) -> None:
 # -- 2. recover ---------------------------------------------------------------------------
 
 
-def _recover(db: Database, store: FileDocumentStore, run: _Run) -> None:
+def _recover(db: Database, store: FileDocumentStore, run: RunState) -> None:
     """Promote staged files the registry recorded as issued; discard the rest."""
     store.discard_partials()
     names = store.staged()
@@ -245,7 +227,7 @@ def _recover(db: Database, store: FileDocumentStore, run: _Run) -> None:
 def _sign_everything(
     db: Database,
     store: FileDocumentStore,
-    run: _Run,
+    run: RunState,
     options: RunOptions,
     executor: Executor,
 ) -> None:
@@ -267,12 +249,12 @@ def _sign_everything(
                 if task is None:
                     exhausted = True
                 else:
-                    in_flight.add(executor.submit(make_candidates_here, task))
+                    in_flight.add(executor.submit(make_candidates, task))
             if not in_flight:
                 return
             done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
             outcomes = [outcome for future in done for outcome in future.result()]
-            _record(db, store, run, options, outcomes)
+            record_outcomes(db, store, run, options.actor, options.now(), outcomes)
             if options.progress:
                 failed = sum(1 for outcome in outcomes if outcome.error)
                 options.progress.advance(len(outcomes), failed)
@@ -286,11 +268,7 @@ def _sign_everything(
             options.progress.finish()
 
 
-def make_candidates_here(jobs: list[CandidateJob]) -> list[CandidateOutcome]:
-    return make_candidates(jobs)
-
-
-def _tasks(db: Database, run: _Run, options: RunOptions) -> Iterator[list[CandidateJob]]:
+def _tasks(db: Database, run: RunState, options: RunOptions) -> Iterator[list[CandidateJob]]:
     """Jobs in tasks of ``jobs_per_task``: first candidates a killed run had reserved, then
     pending ones, reserved ``RESERVE_AT_ONCE`` at a time as the workers need them."""
     for state in (ItemState.RESERVED, ItemState.PENDING):
@@ -313,7 +291,7 @@ def _tasks(db: Database, run: _Run, options: RunOptions) -> Iterator[list[Candid
                 candidates = load_candidates(session, items)
                 if state is ItemState.PENDING:
                     refusals = standing_refusal(session, candidates)
-                    _skip(session, run, options.actor, candidates, refusals)
+                    skip_candidates(session, run, options.actor, candidates, refusals)
                     candidates = [c for c in candidates if (c.item.id or 0) not in refusals]
                     if not candidates:
                         continue
@@ -340,166 +318,7 @@ def _tasks(db: Database, run: _Run, options: RunOptions) -> Iterator[list[Candid
                 yield jobs[start : start + options.jobs_per_task]
 
 
-def _skip(
-    session: Session, run: _Run, actor: str, candidates: list[Any], refusals: dict[int, str]
-) -> None:
-    for candidate in candidates:
-        reason = refusals.get(candidate.item.id or 0)
-        if reason is None:
-            continue
-        candidate.item.state = ItemState.SKIPPED
-        candidate.item.reason = reason
-        candidate.item.updated_at = utcnow()
-        session.add(candidate.item)
-        run.skipped += 1
-        record(
-            session,
-            Action.BATCH_SKIP,
-            actor=actor,
-            subject_type="batch_item",
-            subject_id=candidate.item.id,
-            details={"batch_id": run.batch_id, "result_id": candidate.result.id, "reason": reason},
-        )
-
-
-def _record(
-    db: Database,
-    store: FileDocumentStore,
-    run: _Run,
-    options: RunOptions,
-    outcomes: list[CandidateOutcome],
-) -> None:
-    """Record finished candidates in one transaction, then promote their staged files."""
-    store.sync()  # the workers' staged files reach the disk before the registry names them
-    to_promote: list[tuple[str, str]] = []
-    to_discard: list[str] = []
-    issued: list[Document] = []
-    messages: list[notifications.NewMessage] = []
-    issued_now = options.now()
-    with db.session() as session:
-        items = {
-            item.id or 0: item
-            for item in session.exec(
-                select(BatchItem).where(col(BatchItem.id).in_([o.item_id for o in outcomes]))
-            ).all()
-        }
-        documents = reserved_documents(session, list(items))
-        persons = _persons(session, [item.person_id for item in items.values()])
-        for outcome in outcomes:
-            item = items[outcome.item_id]
-            error = outcome.error or _staging_mismatch(store, outcome)
-            if item.state is not ItemState.RESERVED:
-                to_discard.extend(made.staged_name for made in outcome.made)
-                continue
-            if error is not None:
-                _fail(session, item, documents[item.id or 0], error, run, options.actor)
-                to_discard.extend(made.staged_name for made in outcome.made)
-                continue
-            made_by_id = {made.document_id: made for made in outcome.made}
-            for document in documents[item.id or 0]:
-                made = made_by_id[document.id or 0]
-                document.status = DocumentStatus.ISSUED
-                document.sha256 = made.sha256
-                document.size = made.size
-                document.signer_key_id = made.signer_key_id
-                document.token = made.token
-                document.issued_at = issued_now
-                session.add(document)
-                issued.append(document)
-                to_promote.append((made.staged_name, made.sha256))
-            item.state = ItemState.ISSUED
-            item.updated_at = issued_now
-            session.add(item)
-            person = persons[item.person_id]
-            messages.append(
-                notifications.NewMessage(
-                    dedupe_key=f"batch:{run.batch_id}:person:{item.person_id}",
-                    person_id=item.person_id,
-                    kind=notifications.DOCUMENTS_ISSUED,
-                    recipient=person.mobile,
-                    body=notifications.documents_issued_body(
-                        agency_name=run.agency.name,
-                        holder_name=person.name,
-                        base_url=run.base_url,
-                    ),
-                )
-            )
-            run.candidates_done += 1
-            for step, ms in outcome.timings_ms.items():
-                run.timings_ms[step] = run.timings_ms.get(step, 0.0) + ms
-        logbook.log_issued(session, issued, run.agency, run.batch_id, actor=options.actor)
-        notifications.enqueue(session, messages)
-        record_many(
-            session,
-            Action.DOCUMENT_ISSUE,
-            actor=options.actor,
-            subject_type="document",
-            events=[
-                (
-                    document.document_number,
-                    {
-                        "batch_id": run.batch_id,
-                        "sha256": document.sha256,
-                        "signer_key_id": document.signer_key_id,
-                        "log_index": document.log_index,
-                    },
-                )
-                for document in issued
-            ],
-        )
-    for name, sha256 in to_promote:
-        store.promote(name, sha256, verified=True)  # checked before the commit
-    for name in to_discard:
-        store.discard(name)
-
-
-def _persons(session: Session, ids: list[int]) -> dict[int, Person]:
-    return {
-        person.id or 0: person
-        for person in session.exec(select(Person).where(col(Person.id).in_(ids))).all()
-    }
-
-
-def _staging_mismatch(store: FileDocumentStore, outcome: CandidateOutcome) -> str | None:
-    for made in outcome.made:
-        staged = store.staged_file(made.staged_name)
-        if staged is None or staged.sha256 != made.sha256 or staged.size != made.size:
-            return f"staged file {made.staged_name} is missing or differs from what was signed"
-    return None
-
-
-def _fail(
-    session: Session,
-    item: BatchItem,
-    documents: list[Document],
-    error: str,
-    run: _Run,
-    actor: str,
-) -> None:
-    for document in documents:
-        document.status = DocumentStatus.VOID
-        document.failure = error[:500]
-        session.add(document)
-    item.state = ItemState.FAILED
-    item.reason = error[:500]
-    item.updated_at = utcnow()
-    session.add(item)
-    run.failed += 1
-    record(
-        session,
-        Action.DOCUMENT_FAIL,
-        actor=actor,
-        subject_type="batch_item",
-        subject_id=item.id,
-        details={
-            "batch_id": run.batch_id,
-            "voided": [document.document_number for document in documents],
-            "reason": error[:300],
-        },
-    )
-
-
-def _check_signer(db: Database, run: _Run, now: datetime) -> None:
+def _check_signer(db: Database, run: RunState, now: datetime) -> None:
     """Stop the run (a re-run continues) if the signer may no longer sign or the CRL the
     signatures carry has expired."""
     with db.session() as session:
@@ -518,7 +337,7 @@ def _check_signer(db: Database, run: _Run, now: datetime) -> None:
 
 
 def _close(
-    db: Database, settings: Settings, run: _Run, options: RunOptions, handle: PrivateKeyHandle
+    db: Database, settings: Settings, run: RunState, options: RunOptions, handle: PrivateKeyHandle
 ) -> BatchReport:
     elapsed = time.perf_counter() - run.started
     with db.session() as session:
@@ -567,42 +386,3 @@ def _close(
         )
     report.write(settings.data_dir / "reports")
     return report
-
-
-# -- executors ----------------------------------------------------------------------------
-
-
-class _InlineExecutor(Executor):
-    """Runs tasks in this process (``workers=0``): same code path, no pool."""
-
-    def __init__(self, setup: WorkerSetup) -> None:
-        self._maker = CandidateMaker(setup)
-
-    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
-        future: Future[T] = Future()
-        jobs: list[CandidateJob] = args[0]
-        future.set_result([self._maker.make(job) for job in jobs])  # type: ignore[arg-type]
-        return future
-
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        self._maker.close()
-
-
-def _executor(settings: Settings, keystore: KeyStore, run: _Run, options: RunOptions) -> Executor:
-    setup = WorkerSetup(
-        settings=settings,
-        spec=run.spec,
-        keystore=keystore,
-        passphrase=options.passphrase,
-        signing_time=options.now(),
-        run=run.number,
-        coordinator_pid=os.getpid(),
-    )
-    if options.workers == 0:
-        return _InlineExecutor(setup)
-    return ProcessPoolExecutor(
-        max_workers=options.workers,
-        mp_context=get_context("spawn"),
-        initializer=init_worker,
-        initargs=(setup,),
-    )

@@ -150,4 +150,3 @@ class FileDocumentStore:
             return
         for path in self._objects.glob("*/*/*.pdf"):
             yield path.stem
-

@@ -31,8 +31,8 @@ pytestmark = pytest.mark.pkcs11
 
 def test_a_batch_signed_in_the_hsm_by_worker_processes(
     world: World,
-    softhsm: SoftHsm,
-    monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+    softhsm: SoftHsm,  # noqa: F811 - the fixture imported above
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv(MODULE_VAR, str(softhsm.module))
     monkeypatch.setenv(TOKEN_VAR, TOKEN)

@@ -13,6 +13,7 @@ from certsvc.issuance import runner
 from certsvc.issuance.batches import get_batch
 from certsvc.issuance.checks import check_batch, check_store
 from certsvc.issuance.models import BatchItem, Document, DocumentStatus, ItemState
+from certsvc.issuance.recording import RunState
 from certsvc.issuance.records import load_candidates, reserve
 from certsvc.issuance.store import FileDocumentStore
 from certsvc.issuance.worker import staged_name
@@ -161,7 +162,7 @@ def test_a_staged_file_moved_back_after_completion_is_promoted_on_recovery(
         agency = session.get(Agency, get_batch(session, batch_id).agency_id)
     assert agency is not None
     # recovery alone (a whole run of a completed batch is refused before it gets there)
-    run = runner._Run(batch_id, 2, agency, document.issued_on, spec=None, base_url="")  # type: ignore[arg-type]
+    run = RunState(batch_id, 2, agency, document.issued_on, spec=None, base_url="")  # type: ignore[arg-type]
     runner._recover(world.db, world.store, run)
 
     assert (run.recovered_files, run.discarded_files) == (1, 0)
