@@ -75,6 +75,7 @@ from certsvc.keys.files import Passphrase
 from certsvc.keys.handles import KeyAlgorithm, PrivateKeyHandle
 from certsvc.keys.service import KeyStore, signing_refusal
 from certsvc.notifications import service as notifications
+from certsvc.revocation.status_list import status_list_url
 from certsvc.roster.models import Person
 
 RESERVE_AT_ONCE = 256  # candidates reserved per transaction
@@ -402,6 +403,8 @@ def _record(
                 document.signer_key_id = made.signer_key_id
                 document.token = made.token
                 document.issued_at = issued_now
+                document.status_list_index = document.id  # its entry in the status list
+                document.status_list_url = status_list_url(run.base_url)
                 session.add(document)
                 issued.append(document)
                 to_promote.append((made.staged_name, made.sha256))
