@@ -14,6 +14,7 @@ from certsvc.errors import CertsvcError, InputError, NotFoundError, StateError
 from certsvc.issuance.checks import check_store
 from certsvc.issuance.models import Document, DocumentStatus
 from certsvc.issuance.numbering import parse_document_number
+from certsvc.issuance.store import FileDocumentStore
 from certsvc.notifications.models import Notification
 from certsvc.revocation import service
 from certsvc.revocation.models import ChangeStatus, DocumentChange
@@ -347,3 +348,29 @@ def test_bad_corrections_are_refused(
         issued.ask_reissue(target.document_number, **corrections)
     with issued.db.session() as session:
         assert session.exec(select(DocumentChange)).all() == []
+
+
+def test_a_reissue_killed_before_its_files_were_promoted_is_finished_by_approving_again(
+    issued: Issued, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = issued.certificates()[0]
+    change_id = issued.ask_reissue(target.document_number, work_unit="北京市第二医院")
+
+    def killed(self: FileDocumentStore, name: str, sha256: str, *, verified: bool = False) -> None:
+        raise RuntimeError("killed before promoting")
+
+    monkeypatch.setattr(FileDocumentStore, "promote", killed)
+    with pytest.raises(RuntimeError):
+        issued.approve(change_id)
+    monkeypatch.undo()
+    store = issued.world.store
+    with issued.db.session() as session:
+        # recorded: the registry has the new pair, their files wait in staging
+        assert service.get_change(session, change_id).status is ChangeStatus.DONE
+        assert len(store.staged()) == 2
+        assert check_store(session, store) != []
+    with pytest.raises(StateError, match="already done"):
+        issued.approve(change_id)
+    with issued.db.session() as session:
+        assert store.staged() == []
+        assert check_store(session, store) == []
