@@ -34,7 +34,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from email.utils import format_datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -67,6 +68,7 @@ from certsvc.revocation.models import (
 )
 from certsvc.revocation.status_list import (
     DEFAULT_VALIDITY,
+    MEDIA_TYPE,
     EntryStatus,
     content_sha256,
     encode_bitstring,
@@ -80,6 +82,7 @@ from certsvc.roster.person_fields import normalize_name
 from certsvc.transparency import service as transparency
 from certsvc.transparency.models import EntryKind
 
+STATUS_LIST_MEDIA_TYPE = f"application/{MEDIA_TYPE}"
 DOCUMENT_REVOKED = "document-revoked"
 DOCUMENT_REISSUED = "document-reissued"
 CORRECTABLE = {"name": 64, "work_unit": 128}  # holder details a reissue may correct, max length
@@ -956,6 +959,20 @@ def publish_status_list(
         details={"length": length, "flagged": len(flagged), "key_id": key_id},
     )
     return publication
+
+
+def serving_headers(publication: StatusListPublication, now: datetime) -> dict[str, str]:
+    """HTTP headers for serving ``publication`` at its URL: cacheable until a quarter of its
+    remaining validity has passed (at most an hour), so that a change reaches verifiers within
+    one refresh and a cache never serves a list past its ``next_update``."""
+    remaining = max(0, int((publication.next_update - now).total_seconds()))
+    max_age = min(3600, remaining // 4)
+    return {
+        "Content-Type": STATUS_LIST_MEDIA_TYPE,
+        "Cache-Control": f"public, max-age={max_age}, must-revalidate",
+        "ETag": f'"{publication.sha256}"',
+        "Last-Modified": format_datetime(publication.issued_at.astimezone(UTC), usegmt=True),
+    }
 
 
 def latest_status_list(session: Session) -> StatusListPublication | None:

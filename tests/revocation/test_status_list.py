@@ -15,6 +15,8 @@ from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKey
 
 from certsvc.keys.certificates import key_id_for
 from certsvc.keys.handles import KeyAlgorithm
+from certsvc.revocation.models import StatusListPublication
+from certsvc.revocation.service import serving_headers
 from certsvc.revocation.status_list import (
     BLOCK_ENTRIES,
     EntryStatus,
@@ -178,3 +180,27 @@ def test_an_rsa_or_unknown_handle_cannot_sign() -> None:
     with pytest.raises(ValueError, match="outside"):
         encode_bitstring(BLOCK_ENTRIES, [(BLOCK_ENTRIES, EntryStatus.REVOKED)])
     assert sign_status_list(payload, handle, "k").count(b".") == 2
+
+
+def test_serving_headers_never_let_a_cache_outlive_the_list() -> None:
+    publication = StatusListPublication(
+        sequence=1,
+        issued_at=ISSUED,
+        next_update=ISSUED + timedelta(hours=2),
+        length=BLOCK_ENTRIES,
+        flagged=0,
+        key_id="k",
+        content=b"x",
+        sha256="ab" * 32,
+        created_by="t",
+    )
+    fresh = serving_headers(publication, ISSUED)
+    assert fresh["Cache-Control"] == "public, max-age=1800, must-revalidate"
+    assert fresh["ETag"] == f'"{"ab" * 32}"'
+    assert fresh["Content-Type"] == "application/certsvc-status-list+jwt"
+    assert fresh["Last-Modified"] == "Mon, 05 Jan 2026 09:00:00 GMT"
+    late = serving_headers(publication, ISSUED + timedelta(hours=1, minutes=56))
+    assert late["Cache-Control"].startswith("public, max-age=60,")
+    assert serving_headers(publication, ISSUED + timedelta(hours=3))["Cache-Control"].startswith(
+        "public, max-age=0,"
+    )
