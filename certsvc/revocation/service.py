@@ -81,6 +81,7 @@ from certsvc.roster.models import Person, ReviewResult, ReviewSession
 from certsvc.roster.person_fields import normalize_name
 from certsvc.transparency import service as transparency
 from certsvc.transparency.models import EntryKind
+from certsvc.verification import verdict
 
 STATUS_LIST_MEDIA_TYPE = f"application/{MEDIA_TYPE}"
 DOCUMENT_REVOKED = "document-revoked"
@@ -112,6 +113,15 @@ class RegistryStatus:
     replaces: str | None
     status_list_url: str | None
     status_list_index: int | None
+
+    def for_verdict(self) -> verdict.RegistryStatus:
+        """The part a verification verdict shows (:mod:`certsvc.verification.verdict`)."""
+        return verdict.RegistryStatus(
+            status=self.status.value,
+            revoked_at=self.revoked_at,
+            revocation_reason=self.reason,
+            superseded_by=self.superseded_by,
+        )
 
 
 def registry_status(session: Session, document_number: str) -> RegistryStatus | None:

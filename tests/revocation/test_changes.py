@@ -78,6 +78,8 @@ def test_a_revocation_shows_in_the_registry_the_log_the_status_list_and_the_outb
         assert found is not None and found.status is DocumentStatus.REVOKED
         assert found.reason == "fraud_on_recheck" and found.superseded_by is None
         assert found.status_list_index == target.id
+        shown = found.for_verdict()
+        assert (shown.status, shown.revocation_reason) == ("revoked", "fraud_on_recheck")
         # the log: one revoke entry per document, and the whole log verifies
         revokes = session.exec(select(LogEntry).where(LogEntry.kind == EntryKind.REVOKE)).all()
         assert sorted(e.document_number for e in revokes) == sorted(d.document_number for d in pair)
