@@ -19,6 +19,7 @@ from certsvc.notifications.models import Notification
 from certsvc.revocation import service
 from certsvc.revocation.models import ChangeStatus, DocumentChange
 from certsvc.revocation.status_list import EntryStatus, StatusList, verify_status_list
+from certsvc.roster.models import Person
 from certsvc.transparency.models import EntryKind, LogEntry
 from certsvc.transparency.service import trust_from_database, verify_log
 from tests.revocation.conftest import APPROVER, OPERATOR, Issued
@@ -376,3 +377,33 @@ def test_a_reissue_killed_before_its_files_were_promoted_is_finished_by_approvin
     with issued.db.session() as session:
         assert store.staged() == []
         assert check_store(session, store) == []
+
+
+def test_a_reissued_document_can_be_reissued_and_revoked_in_turn(issued: Issued) -> None:
+    target = issued.certificates()[0]
+    first = issued.approve(issued.ask_reissue(target.document_number, name="王小明"))
+    second_number = first.new_numbers[target.document_number]
+    second = issued.approve(issued.ask_reissue(second_number, name="王晓明"))
+    third_number = second.new_numbers[second_number]
+    issued.approve(issued.ask_revocation(third_number, reason="holder_request"))
+    with issued.db.session() as session:
+        chain = [service.registry_status(session, n) for n in (second_number, third_number)]
+        assert chain[0] is not None and chain[0].superseded_by == third_number
+        assert chain[0].replaces == target.document_number
+        assert chain[1] is not None and chain[1].status is DocumentStatus.REVOKED
+        assert chain[1].reason == "holder_request" and chain[1].status_list_index is not None
+        listed = _status_list(session)
+        assert listed.status_of(chain[1].status_list_index) is EntryStatus.REVOKED
+        assert listed.sequence == 3
+        log = verify_log(session, trust_from_database(session))
+        assert log.ok, log.report()
+        kinds = [e.kind for e in session.exec(select(LogEntry).order_by(col(LogEntry.leaf_index)))]
+        assert kinds[-6:] == [EntryKind.REISSUE] * 4 + [EntryKind.REVOKE] * 2
+        person = session.get(Person, target.person_id)
+        assert person is not None and person.name == "王晓明"
+        messages = session.exec(
+            select(Notification).where(Notification.person_id == target.person_id)
+        ).all()
+        assert sorted(m.kind for m in messages) == sorted(
+            ["documents-issued", "document-reissued", "document-reissued", "document-revoked"]
+        )
