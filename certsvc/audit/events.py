@@ -48,6 +48,12 @@ class Action(StrEnum):
     DOCUMENT_ISSUE = "document:issue"
     DOCUMENT_FAIL = "document:fail"
     NOTIFICATION_SEND = "notification:send"
+    DOCUMENT_CHANGE_REQUEST = "document:change-request"
+    DOCUMENT_CHANGE_APPROVE = "document:change-approve"
+    DOCUMENT_CHANGE_REJECT = "document:change-reject"
+    DOCUMENT_REVOKE = "document:revoke"
+    DOCUMENT_REISSUE = "document:reissue"
+    STATUS_LIST_PUBLISH = "status:publish"
 
 
 def record(

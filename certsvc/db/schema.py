@@ -11,6 +11,7 @@ import certsvc.issuance.models
 import certsvc.keys.models
 import certsvc.notifications.models
 import certsvc.publicity.models
+import certsvc.revocation.models
 import certsvc.roster.models
 import certsvc.transparency.models  # noqa: F401
 from certsvc.db.base import SQLModel

@@ -126,6 +126,17 @@ class Document(SQLModel, table=True):
     proof_tree_size: int | None = None
     failure: str | None = Field(default=None, max_length=500)
     created_at: datetime = Field(sa_type=UTCDateTime, default_factory=utcnow)
+    # revocation and reissue (certsvc.revocation): filled when the status changes
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revocation_reason: str | None = Field(default=None, max_length=32)
+    revocation_effective_on: date | None = None
+    superseded_by: str | None = Field(default=None, max_length=32)  # the reissue's number
+    replaces: str | None = Field(default=None, max_length=32)  # the number a reissue replaced
+    # where the document's status is published: the status list and the entry in it
+    status_list_url: str | None = Field(default=None, max_length=255)
+    status_list_index: int | None = Field(
+        default=None, sa_column=sa.Column(sa.BigInteger, nullable=True, unique=True)
+    )
 
 
 class NumberSequence(SQLModel, table=True):

@@ -1,6 +1,6 @@
 """Document numbers: who issued what, in which year and series, with a check character.
 
-A number reads ``2025-110000-GC2Z-000123K`` (24 characters, what a QR token carries):
+A number reads ``2025-110000-GC2Z-000123N`` (24 characters, what a QR token carries):
 
 ====== =================================================================================
 2025   the year of issue
@@ -10,7 +10,7 @@ GC     the title series' two-letter code (:mod:`certsvc.roster.catalog`)
 Z      the document type: Z 证书 (certificate), T 通知书 (result notice)
 000123 the candidate's sequence number within year, region, series and level; a
        candidate's certificate and notice share it
-K      ISO 7064 MOD 37-2 check character over everything before it (hyphens left out),
+N      ISO 7064 MOD 37-2 check character over everything before it (hyphens left out),
        written straight after the sequence: every single mistyped character and every swap
        of two neighbours is caught (a pure system over the prime 37; the hybrid MOD 37,36
        misses about one swap in 200). MOD 37-2 needs a 37th symbol, ``*``, for one number in
@@ -98,7 +98,7 @@ def parse_document_number(text: str) -> DocumentNumber:
     match = _NUMBER.fullmatch(cleaned)
     if match is None:
         raise InputError(
-            f"{text!r} is not a document number: expected the shape 2025-110000-GC2Z-000123K "
+            f"{text!r} is not a document number: expected the shape 2025-110000-GC2Z-000123N "
             "(year, region code, series, level, Z or T, sequence, check character)"
         )
     try:

@@ -27,6 +27,7 @@ from certsvc.issuance.records import reserved_documents
 from certsvc.issuance.store import FileDocumentStore
 from certsvc.issuance.worker import CandidateOutcome
 from certsvc.notifications import service as notifications
+from certsvc.revocation.status_list import status_list_url
 from certsvc.roster.models import Person
 
 
@@ -115,6 +116,8 @@ def record_outcomes(
                 document.signer_key_id = made.signer_key_id
                 document.token = made.token
                 document.issued_at = issued_now
+                document.status_list_index = document.id  # its entry in the status list
+                document.status_list_url = status_list_url(run.base_url)
                 session.add(document)
                 issued.append(document)
                 to_promote.append((made.staged_name, made.sha256))

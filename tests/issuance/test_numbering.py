@@ -85,7 +85,7 @@ def test_every_swap_of_adjacent_characters_is_caught(sequence: int, position: in
 def test_malformed_numbers_are_refused_with_the_expected_shape(text: str, reason: str) -> None:
     with pytest.raises(InputError, match=reason) as caught:
         parse_document_number(text)
-    assert "2025-110000-GC2Z-000123K" in str(caught.value)
+    assert "2025-110000-GC2Z-000123N" in str(caught.value)
 
 
 def test_a_wrong_check_character_is_named() -> None:

@@ -1,0 +1,1 @@
+"""Revocation, reissue and the published status list."""
