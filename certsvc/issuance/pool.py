@@ -11,7 +11,13 @@ from typing import Any, TypeVar
 
 from certsvc.config import Settings
 from certsvc.issuance.recording import RunState
-from certsvc.issuance.worker import CandidateJob, CandidateMaker, WorkerSetup, init_worker
+from certsvc.issuance.worker import (
+    CandidateJob,
+    CandidateMaker,
+    WorkerSetup,
+    init_worker,
+    settle_heap,
+)
 from certsvc.keys.files import Passphrase
 from certsvc.keys.service import KeyStore
 
@@ -23,6 +29,7 @@ class _InlineExecutor(Executor):
 
     def __init__(self, setup: WorkerSetup) -> None:
         self._maker = CandidateMaker(setup)
+        settle_heap()
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
         future: Future[T] = Future()

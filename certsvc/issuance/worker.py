@@ -10,6 +10,7 @@ leaves at most a staged file that the next run discards.
 from __future__ import annotations
 
 import ctypes
+import gc
 import logging
 import os
 import signal
@@ -139,6 +140,16 @@ def init_worker(setup: WorkerSetup) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     global _maker
     _maker = CandidateMaker(setup)
+    settle_heap()
+
+
+def settle_heap() -> None:
+    """Move everything prepared so far (fonts, layouts, the signer: hundreds of thousands of
+    objects) out of the garbage collector's sight. Each document allocates and frees many
+    objects, and every full collection would otherwise walk all of them again: measured here,
+    that made each document three to four times slower."""
+    gc.collect()
+    gc.freeze()
 
 
 def make_candidates(jobs: list[CandidateJob]) -> list[CandidateOutcome]:
