@@ -332,7 +332,10 @@ def _latest_moment_of(day: date) -> datetime:
 def _signer_status(run: _Run, signer: TrustedSigner, signed_at: datetime, how: str) -> None:
     """``signer.status``: revoked before the signing time → SIGNER_REVOKED; signed outside the
     signer's period → FORGED (a retired key signs nothing)."""
-    when = signed_at.astimezone(UTC).isoformat(timespec="seconds")
+    if how == "issued on":
+        when = signed_at.astimezone(ISSUE_DAY_ZONE).date().isoformat()
+    else:
+        when = signed_at.astimezone(UTC).isoformat(timespec="seconds")
     if signer.revoked_at is not None and signer.revoked_at <= signed_at:
         reason = f" ({signer.revocation_reason})" if signer.revocation_reason else ""
         _fail(
