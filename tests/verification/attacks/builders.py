@@ -445,6 +445,17 @@ def sign_prepared(
     return IssuedDocument(record, pdf, token_text, version, hashlib.sha256(pdf).hexdigest(), {})
 
 
+def signed_with_token(factory: DocumentFactory, record: DocumentRecord, token_text: str) -> bytes:
+    """``record`` rendered and signed by the real signer, with ``token_text`` attached (and in
+    the QR code) instead of its own token."""
+    record = factory.prepare(record)
+    matrix, _ = tokens.qr_matrix(tokens.verification_url(factory.base_url, token_text))
+    unsigned = factory.renderer.render(
+        record, qr_matrix=matrix, verify_url=factory.verify_page, with_seal=False
+    )
+    return factory._signers[record.document_type].sign(unsigned, record, token_text)
+
+
 def shadow_prepared(kind: str) -> Callable[[bytes], bytes]:
     hidden = REPLACEMENT if kind == "hide-and-replace" else None
     return lambda unsigned: _prepared_with_overlay(unsigned, b"", hidden)
