@@ -378,7 +378,7 @@ def _signer_status(run: _Run, signer: TrustedSigner, signed_at: datetime, how: s
         if signer.revoked_at is not None
         else signer.status
     )
-    run.passed("signer.status", f"key {signer.key_id} ({state}) at the signing time ({when})")
+    run.passed("signer.status", f"key {signer.key_id} ({state}); document {how} {when}")
 
 
 def _public_fields(claims: tokens.TokenClaims, agency_name: str) -> PublicFields:
