@@ -18,10 +18,10 @@ from typing import Protocol
 from certsvc.config import Settings
 from certsvc.db.database import Database
 from certsvc.errors import CertsvcError
-from certsvc.verification.registry import DatabaseRegistry
 from certsvc.verification.trust import TrustAnchors
 from certsvc.verification.verdict import Verdict
 from certsvc.verification.verifier import PdfLimits, verify_pdf, verify_token
+from certsvc.web.registry import FastRegistry
 
 log = logging.getLogger(__name__)
 
@@ -73,11 +73,11 @@ class CoreVerifier:
     def token(self, text: str) -> Verdict:
         now = datetime.now(UTC)
         anchors = self.trust_anchors(now)
-        with self._db.session() as session:
-            return verify_token(text, anchors, DatabaseRegistry(session), now)
+        with self._db.engine.connect() as connection:
+            return verify_token(text, anchors, FastRegistry(connection), now)
 
     def pdf(self, data: bytes) -> Verdict:
         now = datetime.now(UTC)
         anchors = self.trust_anchors(now)
-        with self._db.session() as session:
-            return verify_pdf(data, anchors, DatabaseRegistry(session), now, self._limits)
+        with self._db.engine.connect() as connection:
+            return verify_pdf(data, anchors, FastRegistry(connection), now, self._limits)

@@ -21,6 +21,7 @@ from sqlmodel import col, select
 
 from certsvc.config import Settings
 from certsvc.db.database import Database
+from certsvc.documents.token import TokenError, decode_token
 from certsvc.issuance.models import Document, DocumentStatus
 from certsvc.issuance.runner import run_batch
 from certsvc.roster.models import Person
@@ -108,7 +109,15 @@ class FakeVerifier:
     pdfs: list[bytes] = field(default_factory=list)
 
     def token(self, text: str) -> Verdict:
+        """Like the real verifier, a token that does not decode fails ``token.decode``."""
         self.tokens.append(text)
+        try:
+            decode_token(text)
+        except TokenError as exc:
+            failed = Check(
+                "token.decode", "The QR token is a certsvc token", Outcome.FAILED, str(exc)
+            )
+            return Verdict(kind=VerdictKind.FORGED, checks=(failed,))
         return sample_verdict(self.kind)
 
     def pdf(self, data: bytes) -> Verdict:

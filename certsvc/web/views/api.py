@@ -27,7 +27,7 @@ from certsvc.web.present import verdict_json
 from certsvc.web.state import state
 from certsvc.web.verifying import VerificationUnavailableError
 from certsvc.web.views.lookup import run_lookup
-from certsvc.web.views.pages import RefusalError, check_token, pdf_verdict, token_verdict
+from certsvc.web.views.pages import RefusalError, bad_token, pdf_verdict
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -58,13 +58,13 @@ def openapi() -> Response:
 
 @bp.get("/verify/token/<token>")
 def verify_token(token: str) -> Response:
-    reason = check_token(token)
-    if reason is not None:
-        return json_error(400, "bad_token", reason)
     try:
-        return jsonify(verdict_json(token_verdict(token)))
+        reason, verdict = bad_token(token)
     except VerificationUnavailableError:
         return _unavailable()
+    if reason is not None or verdict is None:
+        return json_error(400, "bad_token", reason or "not a certsvc token")
+    return jsonify(verdict_json(verdict))
 
 
 @bp.post("/verify/pdf")

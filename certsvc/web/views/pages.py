@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, g, render_template, request
 
-from certsvc.documents.token import TokenError, decode_token
+from certsvc.documents.token import MAX_TOKEN_DIGITS
 from certsvc.verification.verdict import Verdict
 from certsvc.web import i18n
 from certsvc.web.app import megabytes
@@ -13,6 +13,7 @@ from certsvc.web.verifying import VerificationUnavailableError
 
 bp = Blueprint("pages", __name__)
 FILE_CHECK = "pdf.file"  # the verifier's first PDF check: a readable PDF within the limits
+DECODE_CHECK = "token.decode"  # the verifier's first token check
 
 PDF_MAGIC = b"%PDF-"
 
@@ -28,21 +29,40 @@ class RefusalError(Exception):
 
 
 def token_verdict(token: str, channel: str = "token") -> Verdict:
-    """Verify ``token`` (already known to decode) and count the outcome under ``channel``."""
+    """Verify ``token`` and count the outcome under ``channel`` (``refused`` when it does not
+    decode: see :func:`undecodable`)."""
     web = state()
     verdict = web.verifier.token(token)
-    web.counter.add(channel, verdict.kind.value)
+    web.counter.add(channel, "refused" if undecodable(verdict) else verdict.kind.value)
     return verdict
 
 
-def check_token(token: str) -> str | None:
-    """None if ``token`` is a well-formed certsvc token, else why not (counted as refused)."""
-    try:
-        decode_token(token)
-    except TokenError as exc:
-        state().counter.add("token", "refused")
-        return str(exc)
+def undecodable(verdict: Verdict) -> str | None:
+    """Why the token did not decode (the verifier's first check failed), else None."""
+    failures = verdict.failures
+    if failures and failures[0].code == DECODE_CHECK:
+        return failures[0].detail or "it is not a certsvc token"
     return None
+
+
+def malformed(token: str) -> str | None:
+    """Why ``token`` cannot be a token at all (checked before the verifier runs), else None."""
+    if not token.isascii() or not token.isdigit() or token.startswith("0"):
+        return "a token is decimal digits, not starting with 0"
+    if len(token) > MAX_TOKEN_DIGITS:
+        return f"it has {len(token)} characters, more than {MAX_TOKEN_DIGITS}"
+    return None
+
+
+def bad_token(token: str) -> tuple[str | None, Verdict | None]:
+    """``(reason, None)`` for a token that does not decode (counted as refused), else
+    ``(None, verdict)``."""
+    reason = malformed(token)
+    if reason is not None:
+        state().counter.add("token", "refused")
+        return reason, None
+    verdict = token_verdict(token)
+    return undecodable(verdict), verdict
 
 
 def pdf_verdict(data: bytes) -> Verdict:
@@ -71,19 +91,18 @@ def index() -> str:
 @bp.get("/v/<token>")
 @bp.get("/V/<token>")
 def token_page(token: str) -> tuple[str, int]:
-    reason = check_token(token)
-    if reason is not None:
-        return render_template(
-            "error.html",
-            status=400,
-            message=i18n.translate(g.lang, "error.bad_token", reason=_reason(reason)),
-        ), 400
     try:
-        verdict = token_verdict(token)
+        reason, verdict = bad_token(token)
     except VerificationUnavailableError:
         return render_template(
             "error.html", status=503, message=i18n.translate(g.lang, "error.503")
         ), 503
+    if reason is not None or verdict is None:
+        return render_template(
+            "error.html",
+            status=400,
+            message=i18n.translate(g.lang, "error.bad_token", reason=_reason(reason or "")),
+        ), 400
     return render_template("verdict.html", verdict=verdict, source="token"), 200
 
 
