@@ -318,8 +318,7 @@ def signature_wrapped(pdf: bytes) -> bytes:
 
     content_number = size
     add(content_number, _stream(b"BT /F1 24 Tf 100 300 Td (FORGED CONTENT) Tj ET"))
-    # the new signature dictionary: identical but for the byte range, which must name the
-    # moved tail (its length in digits may change, so compute it with the final insert size)
+    # the page, drawing the new content instead of its own
     page_new = re.sub(
         rb"/Contents (\d+ 0 R|\[[^\]]*\])",
         f"/Contents {content_number} 0 R".encode(),
@@ -327,11 +326,11 @@ def signature_wrapped(pdf: bytes) -> bytes:
         count=1,
     )
     add(page_ref.idnum, page_new)
+    # the signature dictionary, identical but for a byte range naming the moved tail; written
+    # with a fixed-width placeholder first, since the tail's new offset depends on its size
     sig_offset = len(head) + len(inserted)
-    sig_template = sig_bytes
-    # reserve: write the signature dictionary with a byte range padded to a fixed width
     placeholder = b"/ByteRange [0 0000000000 0000000000 0000000000]"
-    sig_new = re.sub(rb"/ByteRange \[[^\]]*\] *", placeholder, sig_template, count=1)
+    sig_new = re.sub(rb"/ByteRange \[[^\]]*\] *", placeholder, sig_bytes, count=1)
     offsets[reference.idnum] = sig_offset
     inserted.extend(f"{reference.idnum} 0 obj\n".encode() + sig_new + b"\nendobj\n")
     moved_start = len(head) + len(inserted)
