@@ -51,7 +51,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         RATELIMIT_ENABLED=settings.web_rate_limits,
         RATELIMIT_HEADERS_ENABLED=True,
         RATELIMIT_KEY_PREFIX="certsvc",
-        RATELIMIT_SWALLOW_ERRORS=False,
+        # Redis down: count in this process's memory until it is back, rather than fail
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         PREFERRED_URL_SCHEME=urlsplit(settings.public_base_url).scheme,
         SEND_FILE_MAX_AGE_DEFAULT=3600,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from flask import abort, current_app, request
@@ -15,6 +16,7 @@ from certsvc.web.counting import VerificationCounter
 from certsvc.web.verifying import Verifier
 
 EXTENSION = "certsvc"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -33,7 +35,12 @@ class WebState:
         strategy = FixedWindowRateLimiter(self.limiter.storage)
         item = parse(self.settings.web_lookup_rate_limit)
         prefix = str(current_app.config.get("RATELIMIT_KEY_PREFIX", "certsvc"))
-        if not strategy.hit(item, prefix, "lookup", request.remote_addr or "unknown"):
+        try:
+            allowed = strategy.hit(item, prefix, "lookup", request.remote_addr or "unknown")
+        except Exception:  # the shared storage is down: the route's own limit still holds
+            log.warning("look-up rate limit storage unreachable", exc_info=True)
+            return
+        if not allowed:
             abort(429)
 
 

@@ -198,3 +198,13 @@ def test_rate_limits_are_shared_through_redis(
         (first if i % 2 else second).get(f"/v/{SAMPLE_TOKEN}").status_code for i in range(6)
     ]
     assert statuses == [200] * 4 + [429, 429]
+
+
+def test_verification_goes_on_when_the_rate_limit_storage_is_down(
+    settings: Settings, db: Database, fake_verifier: FakeVerifier
+) -> None:
+    down = web_settings(settings, ratelimit_storage_uri="redis://127.0.0.1:9/0")
+    client = make_app(down, db, VERIFIER=fake_verifier).test_client()
+    assert client.get(f"/v/{SAMPLE_TOKEN}").status_code == 200
+    form = {"number": "2025-110000-GC2Z-0001235", "name": "张三"}
+    assert client.post("/api/v1/status", json=form).status_code == 404
