@@ -9,10 +9,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from sqlmodel import col, select
 
 from certsvc.cli import cli
+from certsvc.db.database import Database
+from certsvc.errors import NotFoundError
 from certsvc.issuance.models import Document, DocumentStatus
 from certsvc.issuance.runner import run_batch
 from certsvc.keys.models import PublicationKind
@@ -202,3 +205,10 @@ def test_a_revoked_document_still_verifies_offline_as_signed(world: World) -> No
         assert verdict.kind is VerdictKind.GENUINE and verdict.offline
         assert "not checked" in verdict.summary
     assert token_verdict(world, doc.token).kind is VerdictKind.REVOKED
+
+
+def test_without_a_published_trust_list_the_web_cannot_verify(db: Database) -> None:
+    with db.session() as session:
+        with pytest.raises(NotFoundError, match="no trust list is published"):
+            TrustAnchors.from_database(session, now=datetime.now(UTC))
+        assert DatabaseRegistry(session).lookup("2025-110000-GC2Z-000001K") is None
