@@ -29,7 +29,8 @@ sentence saying what was wrong out.
 2. ``pdf.signature`` — exactly one signature field, signed, with a readable CMS container;
 3. ``pdf.byte-range`` — the ``/ByteRange`` is ``[0 a b c]`` and the one gap it leaves is
    exactly the signature's ``/Contents`` hex string (universal signature forgery and
-   signature wrapping move or shrink these);
+   signature wrapping move or shrink these), holding one DER container and zero padding
+   (the padding is unsigned: anything else in it makes another file with a valid signature);
 4. ``pdf.integrity`` — pyHanko: the signed bytes hash to the signed digest and the signature
    value verifies (intact and valid);
 5. ``pdf.modifications`` — **nothing at all follows the signature**: it covers the whole file
@@ -761,6 +762,30 @@ def _byte_range(signature: EmbeddedPdfSignature, data: bytes) -> None:
             "pdf.byte-range",
             "the unsigned gap is not the signature's /Contents: the byte range points elsewhere",
         )
+    end = _der_end(contents)
+    if end is None or any(contents[end:]):
+        # the zeros after the CMS container are unsigned: anything else there would make the
+        # file another file (another hash) with the same valid signature
+        _fail(
+            "pdf.byte-range",
+            "the signature value is not one DER container followed by zero padding: "
+            "unsigned bytes were put after it",
+        )
+
+
+def _der_end(data: bytes) -> int | None:
+    """Where the DER SEQUENCE at the start of ``data`` ends (None if it is not one)."""
+    if len(data) < 2 or data[0] != 0x30:
+        return None
+    first = data[1]
+    if first < 0x80:
+        end = 2 + first
+    else:
+        count = first & 0x7F
+        if not 1 <= count <= 4 or len(data) < 2 + count:
+            return None
+        end = 2 + count + int.from_bytes(data[2 : 2 + count], "big")
+    return end if end <= len(data) else None
 
 
 def _modifications(

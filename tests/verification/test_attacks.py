@@ -82,6 +82,13 @@ PDF_ATTACKS: dict[str, Attack] = {
         "pdf.byte-range",
         "not the signature's hex string",
     ),
+    "unsigned-bytes-in-the-signature-padding": Attack(
+        lambda doc, _: builders.padding_changed(doc.pdf),
+        VerdictKind.FORGED,
+        "pdf.byte-range",
+        "zero padding",
+        digest_still_matches=True,
+    ),
     "usf-byte-range-zeroed-by-update": Attack(
         lambda doc, _: builders.byte_range_by_update(doc.pdf),
         VerdictKind.FORGED,

@@ -235,6 +235,16 @@ def byte_range_elsewhere(pdf: bytes) -> bytes:
     return _replace_byte_range(pdf, (a, b - shift, c - shift, d + shift))
 
 
+def padding_changed(pdf: bytes) -> bytes:
+    """A byte of the signature value's zero padding set: unsigned, so the digest and the
+    signature still verify, but the file (and its hash) is another."""
+    _, b, c, _, _ = _byte_range(pdf)
+    gap = pdf[b:c]
+    position = b + gap.rstrip(b">").rstrip(b"0").__len__() + 10
+    assert pdf[position : position + 1] == b"0"
+    return pdf[:position] + b"7" + pdf[position + 1 :]
+
+
 def byte_range_by_update(pdf: bytes) -> bytes:
     """An incremental update replacing the signature dictionary with a copy whose
     /ByteRange is [0 0 0 0] (a USF variant: the viewer hashes nothing)."""
