@@ -29,8 +29,9 @@ sentence saying what was wrong out.
 2. ``pdf.signature`` — exactly one signature field, signed, with a readable CMS container;
 3. ``pdf.byte-range`` — the ``/ByteRange`` is ``[0 a b c]`` and the one gap it leaves is
    exactly the signature's ``/Contents`` hex string (universal signature forgery and
-   signature wrapping move or shrink these), holding one DER container and zero padding
-   (the padding is unsigned: anything else in it makes another file with a valid signature);
+   signature wrapping move or shrink these), written as pyHanko writes it (upper-case hex)
+   and holding one DER container and zero padding (the gap is unsigned: anything else in it
+   makes another file with a valid signature);
 4. ``pdf.integrity`` — pyHanko: the signed bytes hash to the signed digest and the signature
    value verifies (intact and valid);
 5. ``pdf.modifications`` — **nothing at all follows the signature**: it covers the whole file
@@ -753,14 +754,13 @@ def _byte_range(signature: EmbeddedPdfSignature, data: bytes) -> None:
             "pdf.byte-range",
             f"the unsigned gap {first}-{second} is not the signature's hex string",
         )
-    try:
-        gap_bytes = bytes.fromhex(gap[1:-1].decode("ascii"))
-    except (UnicodeDecodeError, ValueError):
-        _fail("pdf.byte-range", f"the unsigned gap {first}-{second} holds more than hex digits")
-    if gap_bytes != contents:
+    # exactly as pyHanko writes it: upper-case hex, nothing else (lower case or white space
+    # would decode to the same value, leaving unsigned room to make another file)
+    if gap[1:-1] != contents.hex().upper().encode("ascii"):
         _fail(
             "pdf.byte-range",
-            "the unsigned gap is not the signature's /Contents: the byte range points elsewhere",
+            "the unsigned gap is not the signature's /Contents as written (upper-case hex "
+            "digits only): the byte range points elsewhere or the value was rewritten",
         )
     end = _der_end(contents)
     if end is None or any(contents[end:]):

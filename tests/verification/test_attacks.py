@@ -89,6 +89,13 @@ PDF_ATTACKS: dict[str, Attack] = {
         "zero padding",
         digest_still_matches=True,
     ),
+    "signature-value-rewritten-in-lower-case": Attack(
+        lambda doc, _: builders.signature_value_recased(doc.pdf),
+        VerdictKind.FORGED,
+        "pdf.byte-range",
+        "upper-case hex",
+        digest_still_matches=True,
+    ),
     "usf-byte-range-zeroed-by-update": Attack(
         lambda doc, _: builders.byte_range_by_update(doc.pdf),
         VerdictKind.FORGED,
@@ -111,7 +118,7 @@ PDF_ATTACKS: dict[str, Attack] = {
         lambda doc, _: builders.signature_wrapped(doc.pdf),
         VerdictKind.FORGED,
         "pdf.byte-range",
-        "not the signature's hex string",
+        "not the signature's",
         digest_still_matches=True,
     ),
     "signature-wrapping-second-xref": Attack(

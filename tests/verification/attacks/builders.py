@@ -245,6 +245,12 @@ def padding_changed(pdf: bytes) -> bytes:
     return pdf[:position] + b"7" + pdf[position + 1 :]
 
 
+def signature_value_recased(pdf: bytes) -> bytes:
+    """The signature value's hex digits written in lower case: the same value, another file."""
+    _, b, c, _, _ = _byte_range(pdf)
+    return pdf[:b] + pdf[b:c].lower() + pdf[c:]
+
+
 def byte_range_by_update(pdf: bytes) -> bytes:
     """An incremental update replacing the signature dictionary with a copy whose
     /ByteRange is [0 0 0 0] (a USF variant: the viewer hashes nothing)."""
