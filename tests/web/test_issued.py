@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from flask.testing import FlaskClient
+from sqlmodel import select
 
 from certsvc.issuance.numbering import check_character, parse_document_number
 from certsvc.transparency import merkle
@@ -314,3 +315,21 @@ def test_the_web_never_opens_key_files_nor_uses_the_key_store(
     touched = [path for path in opened if str(Path(path).resolve()).startswith(key_dir)]
     assert touched == []
     assert not any(path.endswith((".key.pem", ".pass")) for path in opened)
+
+
+def test_a_matching_lookup_without_a_trust_list_is_unavailable_not_an_error(
+    issued: Issued,
+) -> None:
+    from certsvc.keys.models import TrustPublication
+
+    with issued.world.db.session() as session:
+        for publication in session.exec(select(TrustPublication)).all():
+            session.delete(publication)
+    client = issued.make_app().test_client()  # a new process: no trust anchors cached
+    document = issued.first
+    form = {"number": document.number, "name": document.holder_name}
+    page = client.post("/lookup", data=form)
+    assert page.status_code == 503
+    assert "查验服务暂时不可用" in page.get_data(as_text=True)
+    assert client.post("/api/v1/status", json=form).status_code == 503
+    assert client.get("/.well-known/certsvc/trust-list.jws").status_code == 404

@@ -219,3 +219,17 @@ def test_pages_have_no_inline_scripts_or_styles(client: FlaskClient) -> None:
         assert "<script" not in body and "style=" not in body and "<style" not in body
     css = client.get("/static/site.css")
     assert css.status_code == 200 and css.mimetype == "text/css"
+
+
+def test_without_a_published_trust_list_verification_is_unavailable(
+    settings: Settings, db: Database
+) -> None:
+    client = make_app(web_settings(settings), db).test_client()  # the real verifier
+    page = client.get(f"/v/{SAMPLE_TOKEN}")
+    assert page.status_code == 503
+    assert "查验服务暂时不可用" in page.get_data(as_text=True)
+    api = client.get(f"/api/v1/verify/token/{SAMPLE_TOKEN}")
+    assert api.status_code == 503 and api.get_json()["error"]["code"] == "unavailable"
+    upload = client.post("/verify", data={"file": (io.BytesIO(b"%PDF-1.7 x"), "x.pdf")})
+    assert upload.status_code == 503
+    assert client.get("/readyz").status_code == 200  # the database itself is fine

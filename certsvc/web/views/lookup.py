@@ -7,6 +7,7 @@ from flask import Blueprint, g, render_template, request
 from certsvc.web import i18n
 from certsvc.web.lookup import NO_MATCH, LookupAnswer, LookupInputError, check_input, lookup
 from certsvc.web.state import state
+from certsvc.web.verifying import VerificationUnavailableError
 from certsvc.web.views.pages import token_verdict
 
 bp = Blueprint("lookup", __name__)
@@ -42,6 +43,10 @@ def lookup_page() -> tuple[str, int]:
     except LookupInputError as error:
         message = i18n.translate(g.lang, error.key)
         return render_template("lookup.html", number=number, name=name, message=message), 400
+    except VerificationUnavailableError:
+        return render_template(
+            "error.html", status=503, message=i18n.translate(g.lang, "error.503")
+        ), 503
     if not answer.matched or answer.verdict is None:
         message = i18n.translate(g.lang, "lookup.no_match")
         return render_template("lookup.html", number=number, name=name, message=message), 200
