@@ -81,6 +81,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NoReturn, TypeVar
 from zoneinfo import ZoneInfo
 
+from asn1crypto import cms
 from cryptography import x509
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -678,8 +679,10 @@ def _pdf_steps(
     signer = trust.signer(key_id)
     if signer is None:
         _fail("pdf.signer", f"unknown key id {key_id}: the trust list has no such signer")
-    if trust.certificate_der(key_id) != status.signing_cert.dump():
+    signer_der = trust.certificate_der(key_id)
+    if signer_der != status.signing_cert.dump():
         _fail("pdf.signer", f"the certificate is not the trust list's certificate for {key_id}")
+    _container_certificates(signature, {signer_der, trust.asn1_root.dump()})
     run.passed("pdf.signer", f"key {key_id} of {signer.agency_name} ({signer.agency_code})")
 
     # 9. the signer's status at the signing time
@@ -771,6 +774,52 @@ def _byte_range(signature: EmbeddedPdfSignature, data: bytes) -> None:
             "the signature value is not one DER container followed by zero padding: "
             "unsigned bytes were put after it",
         )
+    _canonical_container(contents, end)
+
+
+def _canonical_container(contents: bytes, end: int) -> None:
+    """The CMS container re-encodes to exactly its bytes (no length or encoding games in its
+    unsigned parts), names its one digest algorithm, carries no CRLs, and has no unsigned
+    attribute but a signature timestamp."""
+    der = contents[:end]
+    content_info = cms.ContentInfo.load(der)
+    signed_data = content_info["content"]
+    (signer_info,) = signed_data["signer_infos"]
+    if content_info.dump(force=True) != der:
+        _fail(
+            "pdf.byte-range",
+            "the signature container is not in canonical DER: its unsigned parts were rewritten",
+        )
+    algorithms = [a["algorithm"].native for a in signed_data["digest_algorithms"]]
+    if algorithms != [signer_info["digest_algorithm"]["algorithm"].native]:
+        _fail("pdf.byte-range", f"the signature container lists digest algorithms {algorithms}")
+    if signed_data["crls"].native:
+        _fail("pdf.byte-range", "the signature container carries CRLs (certsvc's are in the DSS)")
+    unsigned = signer_info["unsigned_attrs"].native or []
+    kinds = {attribute["type"] for attribute in unsigned}
+    if not kinds <= {"signature_time_stamp_token"}:
+        _fail("pdf.byte-range", f"the signature carries unsigned attributes {sorted(kinds)}")
+
+
+def _container_certificates(signature: EmbeddedPdfSignature, allowed: set[bytes | None]) -> None:
+    """Every certificate in the container is the trust list's signer certificate or its
+    root, byte for byte, and the signer info names the signer by issuer and serial."""
+    signed_data = signature.signed_data
+    for certificate in signed_data["certificates"]:
+        if certificate.chosen.dump() not in allowed:
+            _fail(
+                "pdf.signer",
+                "the signature container carries a certificate other than the signer's and "
+                "the root's as the trust list has them",
+            )
+    (signer_info,) = signed_data["signer_infos"]
+    sid = signer_info["sid"]
+    cert = signature.signer_cert
+    if sid.name != "issuer_and_serial_number" or (
+        sid.chosen["issuer"].dump() != cert.issuer.dump()
+        or sid.chosen["serial_number"].native != cert.serial_number
+    ):
+        _fail("pdf.signer", "the signer info does not name the signer certificate")
 
 
 def _der_end(data: bytes) -> int | None:

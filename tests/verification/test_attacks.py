@@ -327,3 +327,26 @@ def test_a_pdf_carrying_another_documents_token_is_forged(
     assert code == "pdf.agreement"
     assert "document number" in detail and "holder name" in detail
     assert signed.token_text not in detail
+
+
+def test_no_single_changed_byte_leaves_a_genuine_document(
+    signed: IssuedDocument, trust: TrustAnchors
+) -> None:
+    """Every byte of the file is either signed or the signature value itself: flip one
+    anywhere — the signed ranges, the signature's DER, its zero padding, the brackets around
+    it — and the document is forged (and the verifier never raises)."""
+    import random
+
+    pdf = signed.pdf
+    _, gap_start, gap_end, _, _ = builders._byte_range(pdf)
+    der_end = gap_start + 1 + 2 * (builders.der_length(pdf, gap_start))
+    special = [0, 1, len(pdf) - 1, gap_start - 1, gap_start, gap_start + 1, der_end - 1, der_end]
+    special += [der_end + 1, gap_end - 2, gap_end - 1, gap_end]
+    rng = random.Random(20261122)  # noqa: S311 - reproducible positions, not a secret
+    positions = special + rng.sample(range(len(pdf)), 40)
+    for position in positions:
+        data = bytearray(pdf)
+        data[position] ^= 0x01
+        verdict = verify_pdf(bytes(data), trust)
+        assert verdict.kind is VerdictKind.FORGED, (position, verdict.checks)
+        assert len(verdict.failures) == 1

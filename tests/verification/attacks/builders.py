@@ -235,6 +235,16 @@ def byte_range_elsewhere(pdf: bytes) -> bytes:
     return _replace_byte_range(pdf, (a, b - shift, c - shift, d + shift))
 
 
+def der_length(pdf: bytes, gap_start: int) -> int:
+    """The length in bytes of the DER container whose hex starts after ``<`` at
+    ``gap_start``."""
+    head = bytes.fromhex(pdf[gap_start + 1 : gap_start + 13].decode())
+    if head[1] < 0x80:
+        return 2 + head[1]
+    count = head[1] & 0x7F
+    return 2 + count + int.from_bytes(head[2 : 2 + count], "big")
+
+
 def padding_changed(pdf: bytes) -> bytes:
     """A byte of the signature value's zero padding set: unsigned, so the digest and the
     signature still verify, but the file (and its hash) is another."""
