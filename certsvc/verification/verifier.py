@@ -777,6 +777,12 @@ def _byte_range(signature: EmbeddedPdfSignature, data: bytes) -> None:
     _canonical_container(contents, end)
 
 
+# SHA-2 AlgorithmIdentifiers with NULL parameters, as pyHanko writes them
+_DIGEST_ALGORITHMS = frozenset(
+    bytes.fromhex(f"300d0609608648016503040{code}0500") for code in ("201", "202", "203")
+)
+
+
 def _canonical_container(contents: bytes, end: int) -> None:
     """The CMS container re-encodes to exactly its bytes (no length or encoding games in its
     unsigned parts), names its one digest algorithm, carries no CRLs, and has no unsigned
@@ -790,9 +796,17 @@ def _canonical_container(contents: bytes, end: int) -> None:
             "pdf.byte-range",
             "the signature container is not in strict DER: its unsigned parts were rewritten",
         )
-    algorithms = [a["algorithm"].native for a in signed_data["digest_algorithms"]]
-    if algorithms != [signer_info["digest_algorithm"]["algorithm"].native]:
-        _fail("pdf.byte-range", f"the signature container lists digest algorithms {algorithms}")
+    algorithms = signed_data["digest_algorithms"]
+    if (
+        algorithms.dump()[:1] != b"\x31"  # a SET
+        or [a.dump() for a in algorithms] != [signer_info["digest_algorithm"].dump()]
+        or signer_info["digest_algorithm"].dump() not in _DIGEST_ALGORITHMS
+    ):
+        _fail("pdf.byte-range", "the signature container's digest algorithms were rewritten")
+    if signed_data["version"].dump() != b"\x02\x01\x01" or (
+        signer_info["version"].dump() != b"\x02\x01\x01"
+    ):
+        _fail("pdf.byte-range", "the signature container's version numbers were rewritten")
     if signed_data["crls"].native:
         _fail("pdf.byte-range", "the signature container carries CRLs (certsvc's are in the DSS)")
     unsigned = signer_info["unsigned_attrs"].native or []
@@ -828,7 +842,7 @@ def _strict_der(data: bytes, start: int, end: int, depth: int) -> bool:
     fraction of the cost of asn1crypto's ``dump(force=True)``)."""
     position = start
     while position < end:
-        if end - position < 2 or data[position] & 0x1F == 0x1F:
+        if end - position < 2 or data[position] == 0 or data[position] & 0x1F == 0x1F:
             return False
         constructed = bool(data[position] & 0x20)
         first = data[position + 1]
