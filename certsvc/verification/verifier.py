@@ -2,9 +2,10 @@
 
 Both entry points run numbered checks in a fixed order and stop at the first failure; every
 check after it is listed as skipped, so the reader sees the whole procedure and exactly one
-reason. The verdict is the category of that first failure (see :data:`FAILS_AS`), or GENUINE
-when nothing failed. Nothing here raises on bad input: garbage in, a FORGED verdict with a
-sentence saying what was wrong out.
+reason. The verdict is the category of that first failure (FORGED unless the check says
+otherwise: SIGNER_REVOKED, UNKNOWN, REVOKED, SUPERSEDED), or GENUINE when nothing failed.
+Nothing here raises on bad input: garbage in, a FORGED verdict with a sentence saying what was
+wrong out.
 
 **Token** (:func:`verify_token`, the QR landing page and ``certsvc verify --token``):
 
@@ -30,8 +31,10 @@ sentence saying what was wrong out.
 3. ``pdf.byte-range`` — the ``/ByteRange`` is ``[0 a b c]`` and the one gap it leaves is
    exactly the signature's ``/Contents`` hex string (universal signature forgery and
    signature wrapping move or shrink these), written as pyHanko writes it (upper-case hex)
-   and holding one DER container and zero padding (the gap is unsigned: anything else in it
-   makes another file with a valid signature);
+   and holding one DER container and zero padding; the container in strict DER, with its
+   versions and digest algorithm exactly as pyHanko writes them, no CRLs and no unsigned
+   attribute but a timestamp (the gap is unsigned: anything else in it makes another file
+   with a valid signature);
 4. ``pdf.integrity`` — pyHanko: the signed bytes hash to the signed digest and the signature
    value verifies (intact and valid);
 5. ``pdf.modifications`` — **nothing at all follows the signature**: it covers the whole file
@@ -43,7 +46,8 @@ sentence saying what was wrong out.
 6. ``pdf.certified`` — a certification signature (DocMDP) with "no changes allowed" (P=1);
 7. ``pdf.chain`` — the signer certificate chains to the trust list's root (pyHanko's path
    validation with that root as the only trust anchor; key usage checked);
-8. ``pdf.signer`` — the certificate is the trust list's certificate for its key id;
+8. ``pdf.signer`` — the certificate is the trust list's certificate for its key id, and the
+   container carries no certificate but that one and the root;
 9. ``signer.status`` — not revoked before the signing time (the signature timestamp when
    there is one, otherwise the signing time the signature states), else SIGNER_REVOKED;
    signed within the signer's period;
