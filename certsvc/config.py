@@ -51,6 +51,16 @@ class Settings:
     tsa_trust_roots: Path | None = None  # PEM bundle the TSA must chain to; default: the root
     secret_key: str = _secret()
     sql_echo: bool = False
+    # the public verification web service (certsvc.web)
+    ratelimit_storage_uri: str = "memory://"  # per process; redis://host:6379 to share limits
+    web_rate_limits: bool = True  # off only for benchmarks
+    web_rate_limit: str = "60 per minute"  # per client address, each verify page and API route
+    web_lookup_rate_limit: str = "10 per minute"  # per client address, number + name look-ups
+    web_max_upload_bytes: int = 5 * 1024 * 1024
+    web_max_pages: int = 10  # an uploaded PDF with more pages is refused
+    web_proxy_hops: int = 0  # reverse proxies in front whose X-Forwarded-For is trusted
+    web_trust_cache_seconds: int = 60  # how long a process reuses the trust anchors it loaded
+    web_count_flush_seconds: int = 10  # how often a process adds its verification counts
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -105,6 +115,21 @@ class Settings:
                 "CERTSVC_TSA_TRUST_ROOTS is set but CERTSVC_TSA_URL is not: the roots are "
                 "used to check the timestamp authority, so set both or neither"
             )
+        if self.web_max_upload_bytes < 1024:
+            raise ConfigError(
+                "CERTSVC_WEB_MAX_UPLOAD_BYTES must be at least 1024, "
+                f"not {self.web_max_upload_bytes}"
+            )
+        for name in (
+            "web_max_pages",
+            "web_proxy_hops",
+            "web_trust_cache_seconds",
+            "web_count_flush_seconds",
+        ):
+            if getattr(self, name) < 0:
+                raise ConfigError(
+                    f"{ENV_PREFIX}{name.upper()} must be 0 or more, not {getattr(self, name)}"
+                )
         if not self.agency_region_code.isdigit() or len(self.agency_region_code) != 6:
             raise ConfigError(
                 "CERTSVC_AGENCY_REGION_CODE must be a 6-digit administrative division code "
@@ -131,6 +156,8 @@ class Settings:
                 shown[f.name] = "(set, hidden)" if value else "(not set)"
             elif f.name == "database_url":
                 shown[f.name] = mask_url_password(self.sqlalchemy_url)
+            elif f.name == "ratelimit_storage_uri":
+                shown[f.name] = mask_url_password(value)
             else:
                 shown[f.name] = "" if value is None else str(value)
         return shown

@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 VENV=.venv
 # Debian packages certsvc uses at run time or in its tests; later features add to this list.
-SYSTEM_PACKAGES=(openssl softhsm2 fonts-wqy-zenhei fonts-hanazono poppler-utils qpdf libnss3-tools)
+# wrk: the web load test (scripts/bench_web.py); chromium: the browser test (Playwright drives it)
+SYSTEM_PACKAGES=(openssl softhsm2 fonts-wqy-zenhei fonts-hanazono poppler-utils qpdf libnss3-tools wrk
+  chromium)
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 

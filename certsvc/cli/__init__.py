@@ -8,7 +8,18 @@ import click
 from sqlalchemy import exc as sa_exc
 
 from certsvc import __version__
-from certsvc.cli import agency, batch, documents, keys, log, publicity, revocation, roster, system
+from certsvc.cli import (
+    agency,
+    batch,
+    documents,
+    keys,
+    log,
+    publicity,
+    revocation,
+    roster,
+    system,
+    verify,
+)
 from certsvc.cli.context import CliContext
 from certsvc.config import Settings, mask_url_password
 from certsvc.errors import CertsvcError, ConfigError
@@ -63,7 +74,7 @@ def cli(ctx: click.Context, actor: str | None) -> None:
     ctx.obj = CliContext(settings=settings, actor_override=actor)
 
 
-for module in (system, roster, publicity, agency, keys, documents, batch, log, revocation):
+for module in (system, roster, publicity, agency, keys, documents, batch, log, revocation, verify):
     module.register(cli)
 
 

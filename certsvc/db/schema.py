@@ -13,7 +13,8 @@ import certsvc.notifications.models
 import certsvc.publicity.models
 import certsvc.revocation.models
 import certsvc.roster.models
-import certsvc.transparency.models  # noqa: F401
+import certsvc.transparency.models
+import certsvc.web.models  # noqa: F401
 from certsvc.db.base import SQLModel
 
 metadata = SQLModel.metadata

@@ -78,6 +78,9 @@ class Verdict:
     checked_at: datetime | None = None
     summary: str = ""  # one sentence for the reader
     extra: dict[str, str] = field(default_factory=dict)
+    # True when no registry was consulted (the offline verifier): GENUINE then means well
+    # signed by a listed signer and unaltered, not known to be current
+    offline: bool = False
 
     @property
     def bottom_line(self) -> bool:

@@ -1,0 +1,1 @@
+"""The web's blueprints, one per feature."""

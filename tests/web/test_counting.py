@@ -1,0 +1,43 @@
+"""Verification counts: buffered per process, added up in the table, no personal data."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+
+from certsvc.db.database import Database
+from certsvc.web.counting import VerificationCounter, counts
+from certsvc.web.models import VerificationCount
+
+
+def test_counts_are_buffered_then_added_up(db: Database) -> None:
+    day = date(2026, 11, 22)
+    counter = VerificationCounter(db, flush_seconds=3600)
+    for _ in range(3):
+        counter.add("token", "genuine", day=day)
+    counter.add("pdf", "forged", day=day)
+    assert counts(db) == {}  # not yet: within the flush period
+    counter.flush()
+    assert counts(db) == {(day, "token", "genuine"): 3, (day, "pdf", "forged"): 1}
+    counter.add("token", "genuine", day=day)
+    counter.close()  # a process that ends adds what it still holds
+    assert counts(db)[(day, "token", "genuine")] == 4
+
+
+def test_an_unknown_channel_is_a_programming_error(db: Database) -> None:
+    with pytest.raises(ValueError, match="channel"):
+        VerificationCounter(db, 0).add("ip-address", "genuine")
+
+
+def test_the_table_has_no_column_for_anything_personal() -> None:
+    table = VerificationCount.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, sa.Table)
+    assert {column.name for column in table.columns} == {
+        "id",
+        "day",
+        "channel",
+        "verdict",
+        "count",
+    }
