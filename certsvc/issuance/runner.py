@@ -67,6 +67,7 @@ from certsvc.issuance.worker import (
     CandidateOutcome,
     document_id_of,
     make_candidates,
+    settle_heap,
 )
 from certsvc.keys.files import Passphrase
 from certsvc.keys.handles import KeyAlgorithm, PrivateKeyHandle
@@ -102,6 +103,7 @@ def run_batch(
     """Run (or resume) batch ``batch_id`` to completion; the report of the batch."""
     with batch_run_lock(db, batch_id):
         run, material = _begin(db, settings, keystore, batch_id, options)
+        settle_heap()  # the coordinator's imports and signing material, out of the GC's way
         store = FileDocumentStore(settings.document_store_dir).ensure()
         _recover(db, store, run)
         with executor_for(
