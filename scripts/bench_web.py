@@ -28,19 +28,17 @@ import sys
 import tempfile
 import time
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import click
-import sqlalchemy as sa
+from benchlib import throwaway_postgres
 from sqlmodel import col, select
 
 from certsvc.cli.context import CliContext
 from certsvc.config import Settings
-from certsvc.db.database import create_engine
 from certsvc.demo import run_demo
 from certsvc.issuance.models import Document, DocumentStatus
 
@@ -107,20 +105,6 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
-
-
-@contextmanager
-def throwaway_postgres(server_url: str) -> Iterator[str]:
-    admin = create_engine(server_url).execution_options(isolation_level="AUTOCOMMIT")
-    name = f"certsvc_bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def prepare(folder: Path, database_url: str, rows: int) -> tuple[dict[str, str], str]:
