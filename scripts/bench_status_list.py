@@ -24,21 +24,19 @@ import io
 import random
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
 import sqlalchemy as sa
+from benchlib import throwaway_postgres
 from cryptography.hazmat.primitives.asymmetric import ec
 from rich.console import Console
 
 from certsvc.bootstrap import initialise
 from certsvc.cli.context import CliContext
 from certsvc.config import Settings
-from certsvc.db.database import Database, create_engine
+from certsvc.db.database import Database
 from certsvc.demo import run_demo
 from certsvc.keys.certificates import key_id_for
 from certsvc.keys.files import FilePrivateKey, Passphrase
@@ -123,20 +121,6 @@ def main(
     print(f"read back:          {'every flagged entry correct' if not wrong else f'{wrong} WRONG'}")
     if wrong:
         raise SystemExit(1)
-
-
-@contextmanager
-def throwaway_postgres(server_url: str) -> Iterator[str]:
-    admin = create_engine(server_url).execution_options(isolation_level="AUTOCOMMIT")
-    name = f"certsvc_bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin.url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 _COPY = """

@@ -521,17 +521,29 @@ def _revoke(
                 )
             ],
         )
-        publish_status_list(
-            session,
-            material.handle,
-            material.key_id,
-            base_url=settings.public_base_url,
-            actor=options.actor,
-            now=now,
-            validity=options.status_list_validity,
-        )
-        _finish(change, options.actor, now, session)
+        _publish_and_finish(session, change, material, settings, options, now)
         return change
+
+
+def _publish_and_finish(
+    session: Session,
+    change: DocumentChange,
+    material: SigningMaterial,
+    settings: Settings,
+    options: ApproveOptions,
+    now: datetime,
+) -> None:
+    """The new status list, then the change marked done: the last step of every approval."""
+    publish_status_list(
+        session,
+        material.handle,
+        material.key_id,
+        base_url=settings.public_base_url,
+        actor=options.actor,
+        now=now,
+        validity=options.status_list_validity,
+    )
+    _finish(change, options.actor, now, session)
 
 
 def _finish(change: DocumentChange, actor: str, now: datetime, session: Session) -> None:
@@ -856,16 +868,7 @@ def _record_reissue(
             )
         ],
     )
-    publish_status_list(
-        session,
-        material.handle,
-        material.key_id,
-        base_url=settings.public_base_url,
-        actor=options.actor,
-        now=now,
-        validity=options.status_list_validity,
-    )
-    _finish(change, options.actor, now, session)
+    _publish_and_finish(session, change, material, settings, options, now)
 
 
 def _recover_files(session: Session, store: FileDocumentStore, change_id: int) -> None:

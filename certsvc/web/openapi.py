@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from certsvc.web.present import DOCUMENT_FIELDS
+
 API_VERSION = "1.0.0"
 
 
@@ -49,19 +51,7 @@ _SCHEMAS: dict[str, Any] = {
     "PublicFields": {
         "type": "object",
         "description": "What a verifier may see of a document: never the identity number",
-        "required": [
-            "document_number",
-            "document_type",
-            "holder_name",
-            "qualification_name",
-            "series",
-            "specialty",
-            "level",
-            "qualified_on",
-            "issued_on",
-            "agency_name",
-            "signer_key_id",
-        ],
+        "required": list(DOCUMENT_FIELDS),
         "properties": {
             "document_number": {"type": "string"},
             "document_type": {"type": "string", "enum": ["certificate", "notice"]},
