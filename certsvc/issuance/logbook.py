@@ -8,11 +8,14 @@ date, batch) and never the holder's name or identity number: the log is public.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
 from certsvc.agencies.models import Agency
+from certsvc.documents.record import DocumentType
 from certsvc.issuance.models import Document, DocumentStatus
 from certsvc.keys.handles import PrivateKeyHandle
 from certsvc.transparency import service as transparency
@@ -21,24 +24,34 @@ from certsvc.transparency.models import EntryKind
 PROOFS_AT_ONCE = 500
 
 
+@dataclass(frozen=True)
+class IssuedEntry:
+    """What the log says of one issued document (public fields only)."""
+
+    document_number: str
+    document_type: DocumentType
+    sha256: str
+    signer_key_id: str
+    issued_on: date
+
+
 def log_issued(
     session: Session,
-    documents: Sequence[Document],
+    documents: Sequence[IssuedEntry],
     agency: Agency,
     batch_id: int,
     *,
     actor: str,
-) -> None:
-    """Append an ``issue`` entry per document (in the caller's transaction) and keep each
-    document's position."""
+) -> list[int]:
+    """Append an ``issue`` entry per document (in the caller's transaction); their positions."""
     entries = [
         transparency.NewEntry(
             kind=EntryKind.ISSUE,
             document_number=document.document_number,
-            document_sha256=document.sha256 or "",
+            document_sha256=document.sha256,
             details={
                 "document_type": document.document_type.value,
-                "signer_key_id": document.signer_key_id or "",
+                "signer_key_id": document.signer_key_id,
                 "issued_on": document.issued_on.isoformat(),
                 "agency_code": agency.code,
                 "batch_id": batch_id,
@@ -46,11 +59,7 @@ def log_issued(
         )
         for document in documents
     ]
-    for document, entry in zip(
-        documents, transparency.append(session, entries, actor=actor), strict=True
-    ):
-        document.log_index = entry.leaf_index
-        session.add(document)
+    return [entry.leaf_index for entry in transparency.append(session, entries, actor=actor)]
 
 
 def close_batch(

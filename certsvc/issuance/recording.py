@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from certsvc.agencies.models import Agency
@@ -25,10 +26,13 @@ from certsvc.issuance import logbook
 from certsvc.issuance.models import BatchItem, Document, DocumentStatus, ItemState
 from certsvc.issuance.records import reserved_documents
 from certsvc.issuance.store import FileDocumentStore
-from certsvc.issuance.worker import CandidateOutcome
+from certsvc.issuance.worker import CandidateOutcome, MadeDocument
 from certsvc.notifications import service as notifications
 from certsvc.revocation.status_list import status_list_url
 from certsvc.roster.models import Person
+
+_DOCUMENTS: sa.Table = Document.__table__  # type: ignore[attr-defined]
+_ITEMS: sa.Table = BatchItem.__table__  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -85,9 +89,9 @@ def record_outcomes(
     store.sync()  # the workers' staged files reach the disk before the registry names them
     to_promote: list[tuple[str, str]] = []
     to_discard: list[str] = []
-    issued: list[Document] = []
+    issued: list[tuple[int, logbook.IssuedEntry, MadeDocument]] = []
+    issued_items: list[int] = []
     messages: list[notifications.NewMessage] = []
-    issued_now = now
     with db.session() as session:
         items = {
             item.id or 0: item
@@ -110,20 +114,16 @@ def record_outcomes(
             made_by_id = {made.document_id: made for made in outcome.made}
             for document in documents[item.id or 0]:
                 made = made_by_id[document.id or 0]
-                document.status = DocumentStatus.ISSUED
-                document.sha256 = made.sha256
-                document.size = made.size
-                document.signer_key_id = made.signer_key_id
-                document.token = made.token
-                document.issued_at = issued_now
-                document.status_list_index = document.id  # its entry in the status list
-                document.status_list_url = status_list_url(run.base_url)
-                session.add(document)
-                issued.append(document)
+                entry = logbook.IssuedEntry(
+                    document.document_number,
+                    document.document_type,
+                    made.sha256,
+                    made.signer_key_id,
+                    document.issued_on,
+                )
+                issued.append((document.id or 0, entry, made))
                 to_promote.append((made.staged_name, made.sha256))
-            item.state = ItemState.ISSUED
-            item.updated_at = issued_now
-            session.add(item)
+            issued_items.append(item.id or 0)
             person = persons[item.person_id]
             messages.append(
                 notifications.NewMessage(
@@ -141,30 +141,74 @@ def record_outcomes(
             run.candidates_done += 1
             for step, ms in outcome.timings_ms.items():
                 run.timings_ms[step] = run.timings_ms.get(step, 0.0) + ms
-        logbook.log_issued(session, issued, run.agency, run.batch_id, actor=actor)
-        notifications.enqueue(session, messages)
-        record_many(
-            session,
-            Action.DOCUMENT_ISSUE,
-            actor=actor,
-            subject_type="document",
-            events=[
-                (
-                    document.document_number,
-                    {
-                        "batch_id": run.batch_id,
-                        "sha256": document.sha256,
-                        "signer_key_id": document.signer_key_id,
-                        "log_index": document.log_index,
-                    },
-                )
-                for document in issued
-            ],
-        )
+        _mark_issued(session, run, actor, now, issued, issued_items, messages)
     for name, sha256 in to_promote:
         store.promote(name, sha256, verified=True)  # checked before the commit
     for name in to_discard:
         store.discard(name)
+
+
+def _mark_issued(
+    session: Session,
+    run: RunState,
+    actor: str,
+    now: datetime,
+    issued: list[tuple[int, logbook.IssuedEntry, MadeDocument]],
+    item_ids: list[int],
+    messages: list[notifications.NewMessage],
+) -> None:
+    """The registry rows and items issued, the log entries, the messages and the audit events,
+    written as a few statements each for the whole task (no per-row model objects)."""
+    if not issued:
+        return
+    positions = logbook.log_issued(
+        session, [entry for _, entry, _ in issued], run.agency, run.batch_id, actor=actor
+    )
+    url = status_list_url(run.base_url)
+    session.execute(
+        sa.update(_DOCUMENTS).where(_DOCUMENTS.c.id == sa.bindparam("document_id")),
+        [
+            {
+                "document_id": document_id,
+                "status": DocumentStatus.ISSUED,
+                "sha256": made.sha256,
+                "size": made.size,
+                "signer_key_id": made.signer_key_id,
+                "token": made.token,
+                "issued_at": now,
+                "log_index": position,
+                "status_list_index": document_id,  # its entry in the status list
+                "status_list_url": url,
+            }
+            for (document_id, _, made), position in zip(issued, positions, strict=True)
+        ],
+    )
+    session.execute(
+        sa.update(_ITEMS).where(_ITEMS.c.id == sa.bindparam("item_id")),
+        [
+            {"item_id": item_id, "state": ItemState.ISSUED, "updated_at": now}
+            for item_id in item_ids
+        ],
+    )
+    notifications.enqueue(session, messages)
+    record_many(
+        session,
+        Action.DOCUMENT_ISSUE,
+        actor=actor,
+        subject_type="document",
+        events=[
+            (
+                entry.document_number,
+                {
+                    "batch_id": run.batch_id,
+                    "sha256": entry.sha256,
+                    "signer_key_id": entry.signer_key_id,
+                    "log_index": position,
+                },
+            )
+            for (_, entry, _), position in zip(issued, positions, strict=True)
+        ],
+    )
 
 
 def _persons(session: Session, ids: list[int]) -> dict[int, Person]:
