@@ -9,6 +9,7 @@ and a damaged file are told apart. No message here ever contains a passphrase or
 
 from __future__ import annotations
 
+import base64
 import errno
 import os
 import stat
@@ -16,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from asn1crypto import keys as asn1_keys
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
@@ -151,13 +153,31 @@ def read_private_key(path: Path, passphrase: Passphrase) -> PrivateKeyTypes:
     try:
         return serialization.load_pem_private_key(data, password=passphrase.value)
     except ValueError as exc:
-        if "password" in str(exc).lower() or "decrypt" in str(exc).lower():
+        wrong = "password" in str(exc).lower() or "decrypt" in str(exc).lower()
+        # A wrong passphrase usually fails the cipher's padding check; about once in 256 tries
+        # the padding happens to be valid and the decrypted bytes then fail to decode. If the
+        # encrypted container itself is sound, that is still most likely the passphrase.
+        if wrong or _sound_encrypted_container(data):
             raise KeyStoreError(
                 f"wrong passphrase for key file {path} (passphrase from {passphrase.source})"
+                + ("" if wrong else ", or the encrypted key inside it is damaged")
             ) from None
         raise KeyStoreError(f"key file {path} is damaged: it cannot be decoded") from None
     except (TypeError, UnsupportedAlgorithm) as exc:  # pragma: no cover - defensive
         raise KeyStoreError(f"key file {path} cannot be used: {type(exc).__name__}") from None
+
+
+def _sound_encrypted_container(pem: bytes) -> bool:
+    """Whether ``pem`` holds a well-formed PKCS#8 EncryptedPrivateKeyInfo (whatever it holds
+    encrypted)."""
+    try:
+        body = pem.split(b"-----BEGIN ENCRYPTED PRIVATE KEY-----", 1)[1]
+        body = body.split(b"-----END ENCRYPTED PRIVATE KEY-----", 1)[0]
+        info = asn1_keys.EncryptedPrivateKeyInfo.load(base64.b64decode(body, validate=False))
+        info.native  # noqa: B018 - parses every field
+    except (ValueError, IndexError, TypeError):
+        return False
+    return True
 
 
 def secure_key_folder(key_dir: Path, subfolder: str | Path = "", *, create: bool) -> Path:

@@ -329,3 +329,36 @@ def test_a_passphrase_file_that_is_not_utf8_is_a_config_error(tmp_path: Path) ->
 def test_a_missing_passphrase_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read the passphrase file"):
         Passphrase.from_sources(file=tmp_path / "nope.pass")
+
+
+def test_a_wrong_passphrase_that_passes_the_padding_check_is_still_named(tmp_path: Path) -> None:
+    """About one wrong passphrase in 256 decrypts to valid padding and garbage; that must read
+    as a wrong passphrase too, not as a damaged file (it was flaky before)."""
+    from cryptography.hazmat.primitives import serialization
+
+    folder = tmp_path / "keys"
+    folder.mkdir(mode=0o700)
+    path = folder / "key.pem"
+    key = generate_private_key(KeyAlgorithm.ECDSA_P256)
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"the right passphrase"),
+        )
+    )
+    path.chmod(0o600)
+    data = path.read_bytes()
+    lucky = None
+    for attempt in range(20_000):
+        guess = f"guess number {attempt}"
+        try:
+            serialization.load_pem_private_key(data, password=guess.encode())
+        except ValueError as exc:
+            if "decrypt" not in str(exc).lower() and "password" not in str(exc).lower():
+                lucky = guess
+                break
+    assert lucky is not None, "no wrong passphrase got past the padding check"
+    with pytest.raises(KeyStoreError, match="wrong passphrase") as caught:
+        read_private_key(path, Passphrase.checked(lucky, "variable X"))
+    assert lucky not in str(caught.value)
