@@ -26,7 +26,7 @@ from certsvc.issuance.models import (
     ItemState,
 )
 from certsvc.issuance.numbering import parse_document_number
-from certsvc.issuance.store import FileDocumentStore
+from certsvc.issuance.store import DocumentStore
 from certsvc.notifications.models import Notification
 from certsvc.transparency import merkle
 from certsvc.transparency.models import LogEntry, TreeHead
@@ -34,7 +34,7 @@ from certsvc.transparency.models import LogEntry, TreeHead
 CHUNK = 500
 
 
-def check_batch(session: Session, store: FileDocumentStore, batch_id: int) -> list[str]:
+def check_batch(session: Session, store: DocumentStore, batch_id: int) -> list[str]:
     problems: list[str] = []
     batch = session.get(IssuanceBatch, batch_id)
     if batch is None:
@@ -92,7 +92,7 @@ def check_batch(session: Session, store: FileDocumentStore, batch_id: int) -> li
     return problems
 
 
-def _check_document(store: FileDocumentStore, document: Document) -> list[str]:
+def _check_document(store: DocumentStore, document: Document) -> list[str]:
     number = document.document_number
     problems = []
     try:
@@ -141,7 +141,7 @@ def _check_inclusion(session: Session, document: Document, roots: dict[int, byte
     return []
 
 
-def check_store(session: Session, store: FileDocumentStore) -> list[str]:
+def check_store(session: Session, store: DocumentStore) -> list[str]:
     """Files staged and never recorded, and stored files no registry row names."""
     problems = [f"staged file left behind: {name}" for name in store.staged()]
     hashes = list(store.hashes())

@@ -25,7 +25,7 @@ from certsvc.documents.material import SignerSpec
 from certsvc.issuance import logbook
 from certsvc.issuance.models import BatchItem, Document, DocumentStatus, ItemState
 from certsvc.issuance.records import reserved_documents
-from certsvc.issuance.store import FileDocumentStore
+from certsvc.issuance.store import DocumentStore
 from certsvc.issuance.worker import CandidateOutcome, MadeDocument
 from certsvc.notifications import service as notifications
 from certsvc.revocation.status_list import status_list_url
@@ -79,7 +79,7 @@ def skip_candidates(
 
 def record_outcomes(
     db: Database,
-    store: FileDocumentStore,
+    store: DocumentStore,
     run: RunState,
     actor: str,
     now: datetime,
@@ -218,7 +218,7 @@ def _persons(session: Session, ids: list[int]) -> dict[int, Person]:
     }
 
 
-def _staging_mismatch(store: FileDocumentStore, outcome: CandidateOutcome) -> str | None:
+def _staging_mismatch(store: DocumentStore, outcome: CandidateOutcome) -> str | None:
     for made in outcome.made:
         staged = store.staged_file(made.staged_name)
         if staged is None or staged.sha256 != made.sha256 or staged.size != made.size:

@@ -61,7 +61,7 @@ from certsvc.issuance.records import (
     standing_refusal,
 )
 from certsvc.issuance.report import BatchReport, RunFigures, build_report
-from certsvc.issuance.store import FileDocumentStore
+from certsvc.issuance.store import DocumentStore, FileDocumentStore
 from certsvc.issuance.worker import (
     CandidateJob,
     CandidateOutcome,
@@ -195,7 +195,7 @@ def _reopen_failed(session: Session, batch: IssuanceBatch, actor: str) -> None:
 # -- 2. recover ---------------------------------------------------------------------------
 
 
-def _recover(db: Database, store: FileDocumentStore, run: RunState) -> None:
+def _recover(db: Database, store: DocumentStore, run: RunState) -> None:
     """Promote staged files the registry recorded as issued; discard the rest."""
     store.discard_partials()
     names = store.staged()
@@ -228,7 +228,7 @@ def _recover(db: Database, store: FileDocumentStore, run: RunState) -> None:
 
 def _sign_everything(
     db: Database,
-    store: FileDocumentStore,
+    store: DocumentStore,
     run: RunState,
     options: RunOptions,
     executor: Executor,

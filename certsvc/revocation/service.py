@@ -53,7 +53,7 @@ from certsvc.documents.sign import SigningMaterial
 from certsvc.errors import FieldError, InputError, KeyStoreError, NotFoundError, StateError
 from certsvc.issuance.models import Document, DocumentStatus
 from certsvc.issuance.numbering import DocumentNumber, allocate_sequences, parse_document_number
-from certsvc.issuance.store import FileDocumentStore
+from certsvc.issuance.store import DocumentStore, FileDocumentStore
 from certsvc.issuance.worker import document_id_of
 from certsvc.keys.files import Passphrase
 from certsvc.keys.handles import KeyAlgorithm, PrivateKeyHandle
@@ -613,7 +613,7 @@ def _reissue(
     db: Database,
     settings: Settings,
     material: SigningMaterial,
-    store: FileDocumentStore,
+    store: DocumentStore,
     change_id: int,
     options: ApproveOptions,
     now: datetime,
@@ -744,7 +744,7 @@ def _record_reissue(
     session: Session,
     settings: Settings,
     material: SigningMaterial,
-    store: FileDocumentStore,
+    store: DocumentStore,
     change: DocumentChange,
     documents: Sequence[Document],
     made: Sequence[IssuedDocument],
@@ -871,7 +871,7 @@ def _record_reissue(
     _publish_and_finish(session, change, material, settings, options, now)
 
 
-def _recover_files(session: Session, store: FileDocumentStore, change_id: int) -> None:
+def _recover_files(session: Session, store: DocumentStore, change_id: int) -> None:
     """Promote this change's staged files the registry recorded; discard the others."""
     suffix = f".x{change_id}.pdf"
     for name in store.staged():

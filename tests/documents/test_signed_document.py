@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from asn1crypto import crl as asn1_crl
 from asn1crypto import x509 as asn1_x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -23,7 +23,7 @@ from certsvc.documents.inspect import read_contents
 from certsvc.documents.record import DocumentType, sample_record
 from certsvc.documents.render import Renderer, record_values
 from certsvc.documents.token import decode_token, verify_token
-from tests.documents.conftest import BASE_URL, Chain, tool
+from tests.documents.conftest import BASE_URL, Chain, in_process_tsa, tool
 from tests.documents.test_render import read_pnm
 
 
@@ -255,39 +255,8 @@ def test_with_a_timestamp_authority_the_signature_is_timestamped(
 ) -> None:
     """B-T: an RFC 3161 signature timestamp from a TSA (pyHanko's in-process one here)."""
     import dataclasses
-    from datetime import UTC, datetime, timedelta
 
-    from asn1crypto import keys as asn1_keys
-    from cryptography import x509
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-    from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
-
-    now = datetime.now(UTC)
-    tsa_key = rsa.generate_private_key(
-        public_exponent=65537, key_size=2048
-    )  # pyHanko's dummy TSA is RSA-only
-    tsa_cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test TSA")]))
-        .issuer_name(chain.root.subject)
-        .public_key(tsa_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=30))
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
-        .sign(chain.root_key, hashes.SHA384())
-    )
-    timestamper = DummyTimeStamper(
-        tsa_cert=asn1_x509.Certificate.load(tsa_cert.public_bytes(serialization.Encoding.DER)),
-        tsa_key=asn1_keys.PrivateKeyInfo.load(
-            tsa_key.private_bytes(
-                serialization.Encoding.DER,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        ),
-    )
+    timestamper = in_process_tsa(chain)
     material = dataclasses.replace(chain.material(), timestamper=timestamper)
     factory = DocumentFactory(renderer, material, base_url=BASE_URL)
     try:

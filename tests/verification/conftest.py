@@ -3,7 +3,6 @@ signer (``make_chain``), a trust list that root signs, and the document factory.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -11,15 +10,20 @@ import pytest
 
 from certsvc.documents.factory import DocumentFactory, IssuedDocument
 from certsvc.documents.record import DocumentRecord, DocumentType, sample_record
-from certsvc.documents.render import Renderer
-from certsvc.errors import ConfigError
 from certsvc.keys.certificates import fingerprint
 from certsvc.verification.trust import TrustAnchors
-from tests.documents.conftest import BASE_URL, Chain, make_chain
+from tests.documents import conftest as documents
+from tests.documents.conftest import Chain, make_chain
 from tests.issuance.conftest import world  # noqa: F401 - the demo bureau, for online tests
 from tests.verification.attacks.builders import trust_list_jws
 
 TODAY = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+
+
+# the documents suite's session fixtures, shared rather than redefined
+chain = documents.chain
+renderer = documents.renderer
+factory = documents.factory
 
 
 def record_for(chain: Chain, **changes: object) -> DocumentRecord:
@@ -31,29 +35,9 @@ def record_for(chain: Chain, **changes: object) -> DocumentRecord:
 
 
 @pytest.fixture(scope="session")
-def chain() -> Chain:
-    return make_chain()
-
-
-@pytest.fixture(scope="session")
 def stranger() -> Chain:
     """Another root and signer with the same agency name: what a forger can make."""
     return make_chain()
-
-
-@pytest.fixture(scope="session")
-def renderer() -> Renderer:
-    try:
-        return Renderer.create()
-    except ConfigError as exc:
-        pytest.skip(f"needs fonts-wqy-zenhei and fonts-hanazono: {exc}")
-
-
-@pytest.fixture(scope="session")
-def factory(renderer: Renderer, chain: Chain) -> Iterator[DocumentFactory]:
-    made = DocumentFactory(renderer, chain.material(), base_url=BASE_URL)
-    yield made
-    made.close()
 
 
 @pytest.fixture(scope="session")

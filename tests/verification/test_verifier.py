@@ -35,7 +35,7 @@ from certsvc.verification.verifier import (
     verify_pdf,
     verify_token,
 )
-from tests.documents.conftest import BASE_URL, Chain
+from tests.documents.conftest import BASE_URL, Chain, in_process_tsa
 from tests.verification.attacks.builders import trust_list_jws
 
 logging.getLogger("pyhanko").setLevel(logging.CRITICAL)
@@ -400,40 +400,11 @@ def test_a_timestamped_document_is_judged_at_its_timestamp(
 ) -> None:
     """B-T (a TSA under the bureau root, pyHanko's in-process one): the signer's status is
     taken at the timestamp, not at the time the signature states."""
-    from asn1crypto import keys as asn1_keys
-    from asn1crypto import x509 as asn1_x509
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-    from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 
     from certsvc.documents.factory import DocumentFactory
     from tests.verification.conftest import record_for
 
-    now = datetime.now(UTC)
-    tsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    tsa_cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test TSA")]))
-        .issuer_name(chain.root.subject)
-        .public_key(tsa_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=30))
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
-        .sign(chain.root_key, hashes.SHA384())
-    )
-    timestamper = DummyTimeStamper(
-        tsa_cert=asn1_x509.Certificate.load(tsa_cert.public_bytes(serialization.Encoding.DER)),
-        tsa_key=asn1_keys.PrivateKeyInfo.load(
-            tsa_key.private_bytes(
-                serialization.Encoding.DER,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        ),
-    )
+    timestamper = in_process_tsa(chain)
     material = dataclasses.replace(chain.material(), timestamper=timestamper)
     factory = DocumentFactory(renderer, material, base_url=BASE_URL)
     try:
