@@ -274,3 +274,12 @@ def translate(language: str, key: str, **values: object) -> str:
 
 def has_text(key: str) -> bool:
     return key in _TEXT
+
+
+def extend(texts: dict[str, tuple[str, str]]) -> None:
+    """Add a feature's words (``key: (chinese, english)``); a key already defined with other
+    words is a programming error, so that two features cannot silently share one key."""
+    for key, pair in texts.items():
+        if _TEXT.get(key, pair) != pair:
+            raise ValueError(f"text {key!r} is already defined with other words")
+    _TEXT.update(texts)
