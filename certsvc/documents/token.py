@@ -184,6 +184,19 @@ def encode_token(cose: bytes) -> str:
 def decode_token(text: str) -> bytes:
     """The COSE_Sign1 message in ``text`` (as :func:`encode_token` writes it), checked to be a
     well-formed certsvc token; its signature is not checked here."""
+    cose = decode_token_bytes(text)
+    _parse(cose)
+    return cose
+
+
+def parse_token(text: str) -> ParsedToken:
+    """:func:`decode_token` and :func:`read_unverified` in one pass: the verifier's way, which
+    reads a token once per request."""
+    return _parse(decode_token_bytes(text))
+
+
+def decode_token_bytes(text: str) -> bytes:
+    """The bytes of the decimal ``text``, with the decoder's limits, NOT yet parsed."""
     if not text:
         _malformed("it is empty")
     if len(text) > MAX_TOKEN_DIGITS:
@@ -191,9 +204,7 @@ def decode_token(text: str) -> bytes:
     if not _DIGITS.fullmatch(text):
         _malformed("a token is decimal digits, not starting with 0")
     number = int(text)
-    cose = number.to_bytes((number.bit_length() + 7) // 8, "big")
-    _parse(cose)
-    return cose
+    return number.to_bytes((number.bit_length() + 7) // 8, "big")
 
 
 def read_unverified(cose: bytes) -> tuple[str, TokenClaims]:
@@ -206,7 +217,11 @@ def read_unverified(cose: bytes) -> tuple[str, TokenClaims]:
 def verify_token(cose: bytes, public_key: CertificatePublicKeyTypes) -> TokenClaims:
     """The claims, once the signature is checked with ``public_key`` (the signer the token's
     key id names in the trust list); ``TokenError`` otherwise."""
-    token = _parse(cose)
+    return verify_parsed(_parse(cose), public_key)
+
+
+def verify_parsed(token: ParsedToken, public_key: CertificatePublicKeyTypes) -> TokenClaims:
+    """:func:`verify_token` for a token :func:`parse_token` has read."""
     if not (
         isinstance(public_key, ec.EllipticCurvePublicKey) and public_key.curve.name == ES256.curve
     ):
@@ -409,11 +424,18 @@ def _message_size(payload_size: int) -> int:
 
 
 @dataclass(frozen=True)
-class _Token:
+class ParsedToken:
+    """A token's parts, found to be exactly what :func:`sign_token` writes; the signature is
+    not checked yet (:func:`verify_parsed` does that)."""
+
     protected: bytes
     payload: bytes
     signature: bytes
     claims: TokenClaims
+
+    @property
+    def key_id(self) -> str:
+        return self.claims.key_id
 
 
 def _malformed(reason: str) -> NoReturn:
@@ -431,7 +453,7 @@ def _protected_header(kid: bytes) -> bytes:
     return dumps({HEADER_ALG: ES256.cose_id, HEADER_KID: kid})
 
 
-def _parse(cose: bytes) -> _Token:
+def _parse(cose: bytes) -> ParsedToken:
     """The token's parts, or ``TokenError`` if ``cose`` is anything but a certsvc token exactly
     as :func:`sign_token` writes one (the signature is not checked)."""
     message = _loads(cose, "the token")
@@ -454,7 +476,7 @@ def _parse(cose: bytes) -> _Token:
         if cose.startswith(expected):
             _malformed(f"{len(cose) - len(expected)} extra bytes follow the message")
         _malformed("it is not in the deterministic encoding certsvc writes")
-    return _Token(protected, payload, signature, claims)
+    return ParsedToken(protected, payload, signature, claims)
 
 
 def _read_header(protected: bytes) -> bytes:

@@ -22,6 +22,7 @@ from functools import cached_property
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from sqlmodel import Session
 
 from certsvc.errors import KeyStoreError, NotFoundError
@@ -41,6 +42,9 @@ class TrustAnchors:
     issued_at: datetime
     next_update: datetime
     _der: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
+    _keys: dict[str, CertificatePublicKeyTypes] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @classmethod
     def from_trust_list(cls, trust_list: TrustList) -> TrustAnchors:
@@ -101,6 +105,14 @@ class TrustAnchors:
             der = signer.certificate.public_bytes(serialization.Encoding.DER)
             self._der[key_id] = der
         return der
+
+    def public_key(self, signer: TrustedSigner) -> CertificatePublicKeyTypes:
+        """``signer``'s public key (loaded from its certificate once)."""
+        key = self._keys.get(signer.key_id)
+        if key is None:
+            key = signer.certificate.public_key()
+            self._keys[signer.key_id] = key
+        return key
 
     @cached_property
     def asn1_root(self) -> asn1_x509.Certificate:

@@ -306,8 +306,8 @@ def verify_token(
 def _token_steps(run: _Run, text: str, trust: TrustAnchors) -> tuple[tokens.TokenClaims, Any]:
     digits = token_digits(text)
     try:
-        cose = tokens.decode_token(digits)
-        key_id, claims = tokens.read_unverified(cose)
+        parsed = tokens.parse_token(digits)
+        key_id, claims = parsed.key_id, parsed.claims
     except tokens.TokenError as exc:
         _fail("token.decode", str(exc))
     except (ValueError, OverflowError, MemoryError):  # pragma: no cover - bounded by the decoder
@@ -321,7 +321,7 @@ def _token_steps(run: _Run, text: str, trust: TrustAnchors) -> tuple[tokens.Toke
         )
     run.passed("token.key", f"key {key_id} of {signer.agency_name} ({signer.agency_code})")
     try:
-        tokens.verify_token(cose, signer.certificate.public_key())
+        tokens.verify_parsed(parsed, trust.public_key(signer))
     except tokens.TokenError as exc:
         _fail("token.signature", str(exc))
     run.passed("token.signature", f"ES256 signature by key {key_id} verifies")
@@ -488,6 +488,14 @@ def _verified_head(envelope: bytes, key_der: bytes) -> tuple[int, bytes]:
     return checkpoint.tree_size, checkpoint.root_hash
 
 
+@functools.lru_cache(maxsize=256)
+def _head_key_id(envelope: bytes) -> str:
+    """The key id a tree head names (cached like :func:`_verified_head`; the signature is
+    checked there)."""
+    key_id, _ = read_unverified(envelope)
+    return key_id
+
+
 def _log_inclusion(run: _Run, entry: RegistryEntry, trust: TrustAnchors) -> None:
     evidence = entry.log
     number = entry.document_number
@@ -513,7 +521,7 @@ def _log_inclusion(run: _Run, entry: RegistryEntry, trust: TrustAnchors) -> None
     if evidence.tree_head is None:
         _fail("log.inclusion", f"no signed tree head of size {evidence.tree_size}")
     try:
-        head_key, _ = read_unverified(evidence.tree_head)
+        head_key = _head_key_id(evidence.tree_head)
         key_der = trust.certificate_der(head_key)
         if key_der is None:
             _fail("log.inclusion", f"the tree head is signed by key {head_key}, not in the list")

@@ -84,6 +84,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 def _language(app: Flask) -> None:
     @app.before_request
     def choose_language() -> None:
+        if request.path.startswith(API_PREFIX):  # the API answers in English, remembers nothing
+            g.lang_asked, g.lang = None, "en"
+            return
         asked = i18n.normalise_language(request.args.get("lang"))
         g.lang_asked = asked
         g.lang = asked or i18n.normalise_language(request.cookies.get(i18n.COOKIE))
@@ -101,7 +104,13 @@ def _language(app: Flask) -> None:
             args["lang"] = "en" if lang == "zh" else "zh"
             return f"{request.path}?{urlencode(args)}"
 
-        return {"t": t, "lang": lang, "switch_url": switch_url, "has_text": i18n.has_text}
+        return {
+            "t": t,
+            "tx": i18n.catalogue(lang),
+            "lang": lang,
+            "switch_url": switch_url,
+            "has_text": i18n.has_text,
+        }
 
     @app.after_request
     def remember_language(response: Response) -> Response:
@@ -118,20 +127,28 @@ def _language(app: Flask) -> None:
         return response
 
 
+_FIXED_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+)
+_HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+
+
 def _security_headers(app: Flask, settings: Settings) -> None:
     https = urlsplit(settings.public_base_url).scheme == "https"
 
     @app.after_request
     def headers(response: Response) -> Response:
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
-        response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+        # on every answer, so built once; a view may set its own CSP and Cache-Control
+        found = response.headers
+        found.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        found.setdefault("Cache-Control", "no-store")
+        found.extend(_FIXED_HEADERS)
         if request.is_secure or https:
-            response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
-        response.headers.setdefault("Cache-Control", "no-store")
+            found.extend((_HSTS,))
         return response
 
 

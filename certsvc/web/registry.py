@@ -1,7 +1,7 @@
 """The registry look-up the web's verifier uses: one Core query for the usual case.
 
 A QR scan of a current document is what the service does most, so the look-up of an issued
-document with a single log entry is one indexed SQL statement over a pooled connection: the
+document with a single log entry is one indexed SQL statement on a pooled driver connection: the
 registry row, its log entry and the signed tree head its proof leads to. Anything else — a
 revoked or replaced document, a number with several log entries, no row — is handed to
 :class:`certsvc.verification.registry.DatabaseRegistry`, which the answer above must equal
@@ -10,6 +10,10 @@ revoked or replaced document, a number with several log entries, no row — is h
 
 from __future__ import annotations
 
+import functools
+import json
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,57 +35,107 @@ _LOOKUP = sa.text(
       ON e.leaf_index = d.log_index AND e.document_number = d.document_number
     WHERE d.document_number = :number
     """
-).columns(
-    sa.column("document_number", sa.String),
-    sa.column("document_type", sa.String),
-    sa.column("status", sa.String),
-    sa.column("issued_on", sa.Date),
-    sa.column("sha256", sa.String),
-    sa.column("signer_key_id", sa.String),
-    sa.column("token", sa.Text),
-    sa.column("log_index", sa.BigInteger),
-    sa.column("inclusion_proof", sa.JSON),
-    sa.column("proof_tree_size", sa.Integer),
-    sa.column("entry", sa.LargeBinary),
-    sa.column("envelope", sa.LargeBinary),
-    sa.column("entries", sa.Integer),
 )
 
 
-class FastRegistry:
-    """:class:`~certsvc.verification.registry.Registry` over one connection (see the module)."""
+_COLUMNS = (
+    "document_number",
+    "document_type",
+    "status",
+    "issued_on",
+    "sha256",
+    "signer_key_id",
+    "token",
+    "log_index",
+    "inclusion_proof",
+    "proof_tree_size",
+    "entry",
+    "envelope",
+    "entries",
+)
 
-    def __init__(self, connection: sa.Connection) -> None:
-        self.connection = connection
+
+@dataclass(frozen=True)
+class _DriverStatement:
+    """:data:`_LOOKUP` compiled once for one database driver (its parameter style)."""
+
+    sql: str
+    positional: bool
+
+    @classmethod
+    @functools.cache
+    def for_dialect(cls, dialect: sa.Dialect) -> _DriverStatement:
+        compiled = _LOOKUP.compile(dialect=dialect)
+        return cls(str(compiled), bool(dialect.positional))
+
+    def parameters(self, number: str) -> tuple[str] | dict[str, str]:
+        return (number,) if self.positional else {"number": number}
+
+
+class FastRegistry:
+    """:class:`~certsvc.verification.registry.Registry` over the engine's pool (see the module).
+
+    The usual case runs on the driver's own cursor: SQLAlchemy's statement machinery costs
+    several times the query itself, and this look-up is on every QR scan."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self._statement = _DriverStatement.for_dialect(engine.dialect)
 
     def lookup(self, document_number: str) -> RegistryEntry | None:
-        row = self.connection.execute(_LOOKUP, {"number": document_number}).first()
-        if row is None:
+        found = self._fetch(document_number)
+        if found is None:
             return None
-        if row.status != "issued" or row.entries != 1 or row.entry is None:
+        row = dict(zip(_COLUMNS, found, strict=True))
+        if row["status"] != "issued" or row["entries"] != 1 or row["entry"] is None:
             return self._full(document_number)
         return RegistryEntry(
-            document_number=row.document_number,
-            document_type=row.document_type,
-            status=row.status,
-            issued_on=row.issued_on,
-            sha256=row.sha256,
-            signer_key_id=row.signer_key_id,
-            token=row.token,
-            log=self._evidence(row),
+            document_number=row["document_number"],
+            document_type=row["document_type"],
+            status=row["status"],
+            issued_on=_date(row["issued_on"]),
+            sha256=row["sha256"],
+            signer_key_id=row["signer_key_id"],
+            token=row["token"],
+            log=_evidence(row),
         )
 
-    def _evidence(self, row: Any) -> LogEvidence:
-        entry = bytes(row.entry)
-        if row.proof_tree_size is None or row.inclusion_proof is None:
-            return LogEvidence(row.log_index, entry)
+    def _fetch(self, document_number: str) -> tuple[Any, ...] | None:
+        connection = self.engine.raw_connection()  # from the pool; rolled back on return
         try:
-            path = tuple(bytes.fromhex(node) for node in row.inclusion_proof)
-        except (TypeError, ValueError):
-            path = ()
-        envelope = bytes(row.envelope) if row.envelope is not None else None
-        return LogEvidence(row.log_index, entry, row.proof_tree_size, path, envelope)
+            cursor = connection.cursor()
+            try:
+                cursor.execute(self._statement.sql, self._statement.parameters(document_number))
+                found: tuple[Any, ...] | None = cursor.fetchone()
+                return found
+            finally:
+                cursor.close()
+        finally:
+            connection.close()
 
     def _full(self, document_number: str) -> RegistryEntry | None:
-        with Session(bind=self.connection) as session:
+        with Session(self.engine) as session:
             return DatabaseRegistry(session).lookup(document_number)
+
+
+def _date(value: Any) -> date:
+    """A date column as the driver gives it (SQLite: ISO text)."""
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def _evidence(row: dict[str, Any]) -> LogEvidence:
+    entry = bytes(row["entry"])
+    proof = row["inclusion_proof"]
+    if isinstance(proof, str):  # SQLite keeps JSON as text
+        try:
+            proof = json.loads(proof)
+        except ValueError:
+            proof = None
+    if row["proof_tree_size"] is None or proof is None:
+        return LogEvidence(row["log_index"], entry)
+    try:
+        path = tuple(bytes.fromhex(node) for node in proof)
+    except (TypeError, ValueError):
+        path = ()
+    envelope = bytes(row["envelope"]) if row["envelope"] is not None else None
+    return LogEvidence(row["log_index"], entry, row["proof_tree_size"], path, envelope)

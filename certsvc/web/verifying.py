@@ -73,11 +73,9 @@ class CoreVerifier:
     def token(self, text: str) -> Verdict:
         now = datetime.now(UTC)
         anchors = self.trust_anchors(now)
-        with self._db.engine.connect() as connection:
-            return verify_token(text, anchors, FastRegistry(connection), now)
+        return verify_token(text, anchors, FastRegistry(self._db.engine), now)
 
     def pdf(self, data: bytes) -> Verdict:
         now = datetime.now(UTC)
         anchors = self.trust_anchors(now)
-        with self._db.engine.connect() as connection:
-            return verify_pdf(data, anchors, FastRegistry(connection), now, self._limits)
+        return verify_pdf(data, anchors, FastRegistry(self._db.engine), now, self._limits)

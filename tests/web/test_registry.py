@@ -14,8 +14,7 @@ from tests.web.conftest import Issued
 
 def _both(issued: Issued, number: str) -> tuple[object, object]:
     db = issued.world.db
-    with db.engine.connect() as connection:
-        fast = FastRegistry(connection).lookup(number)
+    fast = FastRegistry(db.engine).lookup(number)
     with Session(db.engine) as session:
         full = DatabaseRegistry(session).lookup(number)
     return fast, full
