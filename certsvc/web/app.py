@@ -78,6 +78,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     _language(app)
     _security_headers(app, settings)
     _error_handlers(app)
+
+    from certsvc.web.holder.setup import init_holder
+
+    init_holder(app, settings, db, limiter)  # only with CERTSVC_SECRET_KEY
     return app
 
 
@@ -126,7 +130,7 @@ def _security_headers(app: Flask, settings: Settings) -> None:
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
         response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
         response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
         if request.is_secure or https:
