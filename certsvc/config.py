@@ -61,6 +61,14 @@ class Settings:
     web_proxy_hops: int = 0  # reverse proxies in front whose X-Forwarded-For is trusted
     web_trust_cache_seconds: int = 60  # how long a process reuses the trust anchors it loaded
     web_count_flush_seconds: int = 10  # how often a process adds its verification counts
+    # the holder pages (certsvc.web.holder): on only when secret_key is set
+    holder_code_minutes: int = 5  # how long a sign-in code may be used
+    holder_code_attempts: int = 5  # wrong codes before a code is dead
+    holder_send_limit: str = "5 per hour;10 per day"  # codes sent per identity number
+    holder_client_send_limit: str = "20 per hour"  # code requests per client address
+    holder_verify_limit: str = "20 per 10 minutes"  # code attempts per client address
+    holder_idle_minutes: int = 15  # a holder session ends after this long unused
+    holder_session_minutes: int = 120  # and this long after sign-in, whatever happens
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -120,6 +128,16 @@ class Settings:
                 "CERTSVC_WEB_MAX_UPLOAD_BYTES must be at least 1024, "
                 f"not {self.web_max_upload_bytes}"
             )
+        for name in (
+            "holder_code_minutes",
+            "holder_code_attempts",
+            "holder_idle_minutes",
+            "holder_session_minutes",
+        ):
+            if getattr(self, name) < 1:
+                raise ConfigError(
+                    f"{ENV_PREFIX}{name.upper()} must be 1 or more, not {getattr(self, name)}"
+                )
         for name in (
             "web_max_pages",
             "web_proxy_hops",

@@ -54,6 +54,13 @@ class Action(StrEnum):
     DOCUMENT_REVOKE = "document:revoke"
     DOCUMENT_REISSUE = "document:reissue"
     STATUS_LIST_PUBLISH = "status:publish"
+    # the holder pages (certsvc.web.holder)
+    HOLDER_CODE_SEND = "holder:code-send"
+    HOLDER_SIGN_IN = "holder:sign-in"
+    HOLDER_SIGN_OUT = "holder:sign-out"
+    DOCUMENT_DOWNLOAD = "document:download"
+    SHARE_CREATE = "share:create"
+    SHARE_REVOKE = "share:revoke"
 
 
 def record(

@@ -14,6 +14,7 @@ import certsvc.publicity.models
 import certsvc.revocation.models
 import certsvc.roster.models
 import certsvc.transparency.models
+import certsvc.web.holder.models
 import certsvc.web.models  # noqa: F401
 from certsvc.db.base import SQLModel
 

@@ -30,6 +30,10 @@ from certsvc.notifications.senders import (
 
 MAX_ATTEMPTS = 5
 DOCUMENTS_ISSUED = "documents-issued"
+HOLDER_CODE = "holder-code"
+# messages whose outbox row keeps only a redacted body (a sign-in code is never stored): sent
+# at once by whoever wrote them (:func:`send_now`), never by :func:`deliver`
+EPHEMERAL_KINDS = (HOLDER_CODE,)
 
 
 def sender_for(settings: Settings) -> Sender:
@@ -107,6 +111,7 @@ def deliver(db: Database, sender: Sender, *, actor: str, chunk: int = 200) -> De
                         [NotificationStatus.PENDING, NotificationStatus.SENDING]
                     ),
                     col(Notification.id) > after,
+                    col(Notification.kind).not_in(EPHEMERAL_KINDS),
                 )
                 .order_by(col(Notification.id))
                 .limit(chunk)
@@ -137,6 +142,31 @@ def deliver(db: Database, sender: Sender, *, actor: str, chunk: int = 200) -> De
                 _record_delivery(session, message_id or 0, error, sender.name, actor, report)
 
 
+def send_now(db: Database, sender: Sender, notification_id: int, body: str, *, actor: str) -> bool:
+    """Hand one message of an :data:`EPHEMERAL_KINDS` kind to ``sender`` at once, with
+    ``body`` — the text its outbox row does not keep. Recorded as :func:`deliver` records
+    (*sending* committed first, then *sent* or *failed*, audited), but never retried: a
+    sign-in code that could not be sent is asked for again. True when it was handed over."""
+    with db.session() as session:
+        message = session.get(Notification, notification_id)
+        if message is None or message.status is not NotificationStatus.PENDING:
+            return False
+        message.status = NotificationStatus.SENDING
+        message.attempts += 1
+        session.add(message)
+        outgoing = OutgoingMessage(message.dedupe_key, message.recipient, body)
+    error = None
+    try:
+        sender.send(outgoing)
+    except SendError as exc:
+        error = str(exc)
+    with db.session() as session:
+        _record_delivery(
+            session, notification_id, error, sender.name, actor, DeliveryReport(), retry=False
+        )
+    return error is None
+
+
 def _record_delivery(
     session: Session,
     message_id: int,
@@ -144,6 +174,8 @@ def _record_delivery(
     sender_name: str,
     actor: str,
     report: DeliveryReport,
+    *,
+    retry: bool = True,
 ) -> None:
     message = session.get(Notification, message_id)
     assert message is not None
@@ -152,7 +184,7 @@ def _record_delivery(
         message.sent_at = utcnow()
         message.last_error = None
         report.sent += 1
-    elif message.attempts >= MAX_ATTEMPTS:
+    elif message.attempts >= MAX_ATTEMPTS or not retry:
         message.status = NotificationStatus.FAILED
         message.last_error = error[:500]
         report.failed += 1

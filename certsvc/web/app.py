@@ -78,6 +78,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     _language(app)
     _security_headers(app, settings)
     _error_handlers(app)
+
+    from certsvc.web.holder.setup import init_holder
+
+    init_holder(app, settings, db, limiter)  # only with CERTSVC_SECRET_KEY
     return app
 
 
@@ -130,7 +134,6 @@ def _language(app: Flask) -> None:
 _FIXED_HEADERS = (
     ("X-Content-Type-Options", "nosniff"),
     ("X-Frame-Options", "DENY"),
-    ("Referrer-Policy", "no-referrer"),
     ("Cross-Origin-Opener-Policy", "same-origin"),
     ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
 )
@@ -146,6 +149,7 @@ def _security_headers(app: Flask, settings: Settings) -> None:
         found = response.headers
         found.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         found.setdefault("Cache-Control", "no-store")
+        found.setdefault("Referrer-Policy", "no-referrer")  # holder pages say same-origin
         found.extend(_FIXED_HEADERS)
         if request.is_secure or https:
             found.extend((_HSTS,))

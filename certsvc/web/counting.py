@@ -24,7 +24,7 @@ from certsvc.web.models import VerificationCount
 
 log = logging.getLogger(__name__)
 
-CHANNELS = ("token", "pdf", "lookup")
+CHANNELS = ("token", "pdf", "lookup", "share")  # share: a holder's share link opened
 _table = VerificationCount.__table__  # type: ignore[attr-defined]
 
 

@@ -1,0 +1,88 @@
+"""My documents: statuses, order, previews (drawn once, then from the cache), downloads."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlmodel import col, select
+
+from certsvc.audit.models import AuditEvent
+from certsvc.web.holder import previews
+from tests.web.holder.conftest import HolderWorld, holder_state, signed_in_client
+
+
+def test_revoked_and_superseded_documents_say_so(holder_world: HolderWorld) -> None:
+    carol = holder_world.carol
+    _, client = signed_in_client(holder_world, carol)
+    page = client.get("/me/documents").get_data(as_text=True)
+    assert 'data-status="revoked"' in page and 'data-status="superseded"' in page
+    assert "2025-11-20 撤销，原因：误发" in page
+    assert "已由 2025-110000-GC2Z-000999X 替换" in page
+    english = client.get("/me/documents?lang=en").get_data(as_text=True)
+    assert "Revoked on 2025-11-20: issued in error" in english
+    assert "Replaced by 2025-110000-GC2Z-000999X" in english
+    # a document that is not current can be downloaded, but not shared
+    for number in carol.numbers:
+        detail = client.get(f"/me/documents/{number}").get_data(as_text=True)
+        assert "/shares" not in detail
+        assert client.get(f"/me/documents/{number}/pdf").status_code == 200
+
+
+def test_documents_are_listed_newest_first(holder_world: HolderWorld) -> None:
+    alice = holder_world.alice
+    _, client = signed_in_client(holder_world, alice)
+    page = client.get("/me/documents").get_data(as_text=True)
+    shown = re.findall(r'<li class="card document" data-number="([^"]+)"', page)
+    assert sorted(shown) == sorted(alice.numbers)
+    # both issued the same day: the later registry row (the notice) first
+    assert shown == list(reversed(alice.numbers))
+
+
+def test_previews_are_drawn_once_and_kept_by_content_hash(
+    holder_world: HolderWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice = holder_world.alice
+    app, client = signed_in_client(holder_world, alice)
+    document = alice.documents[1]
+    first = client.get(f"/me/documents/{document.number}/preview.png")
+    assert first.status_code == 200
+    cached = holder_state(app).previews.path_for(document.sha256)
+    assert cached.exists() and cached.read_bytes() == first.data
+    assert str(cached).startswith(str(holder_world.settings.data_dir / "cache" / "previews"))
+    # no pdftoppm any more: the cached image is still served
+    monkeypatch.setattr(previews.shutil, "which", lambda name: None)
+    again = client.get(f"/me/documents/{document.number}/preview.png")
+    assert again.status_code == 200 and again.data == first.data
+    # an image that was never drawn cannot be now: 503, and the page still works
+    cached.unlink()
+    missing = client.get(f"/me/documents/{document.number}/preview.png")
+    assert missing.status_code == 503
+    assert client.get(f"/me/documents/{document.number}").status_code == 200
+
+
+def test_a_preview_that_takes_too_long_is_given_up(holder_world: HolderWorld) -> None:
+    cache = previews.PreviewCache(holder_world.settings.data_dir / "other", timeout=0.001)
+    with pytest.raises(previews.PreviewError, match="longer than"):
+        cache.render(holder_world.alice.documents[0].path.read_bytes())
+    with pytest.raises(previews.PreviewError, match="pdftoppm failed"):
+        previews.PreviewCache(holder_world.settings.data_dir / "bad").render(b"%PDF-1.7 junk")
+
+
+def test_every_download_is_audited(holder_world: HolderWorld) -> None:
+    bob = holder_world.bob
+    _, client = signed_in_client(holder_world, bob)
+    for document in bob.documents:
+        response = client.get(f"/me/documents/{document.number}/pdf")
+        assert response.data == document.path.read_bytes()
+        assert response.headers["Cache-Control"] == "private, no-store"
+    with holder_world.db.session() as session:
+        events = session.exec(
+            select(AuditEvent)
+            .where(AuditEvent.action == "document:download")
+            .where(AuditEvent.actor == f"holder:{bob.person_id}")
+            .order_by(col(AuditEvent.id))
+        ).all()
+    assert [event.subject_id for event in events] == bob.numbers
+    assert all(event.details["via"] == "holder" for event in events)
+    assert [event.details["sha256"] for event in events] == [d.sha256 for d in bob.documents]
