@@ -18,6 +18,7 @@ from certsvc.console import create_console_app
 from certsvc.db.database import Database
 from certsvc.staff.models import StaffUser
 from certsvc.staff.service import create_staff, current_code, get_staff
+from tests.issuance.conftest import World, build_world
 
 PASSWORD = "correct horse battery staple"
 SECRET_KEY = "test console session key, not secret"
@@ -65,6 +66,12 @@ def add_staff(db: Database) -> Callable[..., Member]:
         return Member(username, created.user.totp_secret, tuple(roles))
 
     return add
+
+
+@pytest.fixture
+def world(settings: Settings, db: Database) -> World:
+    """The demo's bureau (roster, closed publicity, keys) without a batch, kept small."""
+    return build_world(settings, db, rows=12)
 
 
 @pytest.fixture
