@@ -20,9 +20,14 @@
       if (cell) { cell.textContent = String(data.counts[state]); }
     });
     if (data.job) {
+      var label = jobLine.getAttribute("data-label-" + data.job.state) || data.job.state;
       jobLine.setAttribute("data-state", data.job.state);
-      jobLine.textContent = "#" + data.job.id + ": " + data.job.state +
+      jobLine.textContent = label.replace("{id}", String(data.job.id)) +
         (data.job.error ? ": " + data.job.error : "");
+    }
+    var status = document.getElementById("batch-status");
+    if (status && status.getAttribute("data-label-" + data.status)) {
+      status.textContent = status.getAttribute("data-label-" + data.status);
     }
     box.setAttribute("data-status", data.status);
   }

@@ -91,7 +91,7 @@ def show(batch_id: int) -> str:
             "job": jobs.latest_job(session, f"batch:{batch_id}"),
         }
 
-    return render_template("batch.html", **read(load), BatchStatus=BatchStatus)
+    return render_template("batch.html", **read(load), BatchStatus=BatchStatus, JobState=JobState)
 
 
 @bp.post("/<int:batch_id>/approve")
@@ -156,8 +156,10 @@ def progress_of(session: Session, batch_id: int) -> dict[str, Any]:
         "job": None
         if job is None
         else {"id": job.id, "state": job_state, "progress": job.progress, "error": job.error},
-        "done": batch.status is BatchStatus.COMPLETED
-        or job_state in (JobState.DONE.value, JobState.FAILED.value),
+        # over when the signer has finished the job (or, with no job, the batch is complete)
+        "done": job_state in (JobState.DONE.value, JobState.FAILED.value)
+        if job is not None
+        else batch.status is BatchStatus.COMPLETED,
     }
 
 
