@@ -101,8 +101,10 @@ def create_console_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.before_request(refuse_unmarked)
     public_app._language(app)
     _idle_timeout(app, db)
+    # registered before the public app's headers, so that it runs after them and its own
+    # policy and referrer rule replace theirs
+    _console_headers(app)
     public_app._security_headers(app, settings)
-    _console_headers(app)  # registered after, so it runs first: the console's own policy
     public_app._error_handlers(app)
     return app
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cached_property
 from zoneinfo import ZoneInfo
@@ -23,7 +23,6 @@ class ConsoleState:
     settings: Settings
     db: Database
     limiter: Limiter
-    _cache: dict[str, object] = field(default_factory=dict)
 
     @cached_property
     def calendar(self) -> WorkingDayCalendar:

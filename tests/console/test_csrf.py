@@ -11,7 +11,7 @@ from sqlmodel import func, select
 from certsvc.audit.models import AuditEvent
 from certsvc.db.database import Database
 from certsvc.staff.models import Role
-from tests.console.conftest import Member, csrf_token, sign_in
+from tests.console.conftest import PASSWORD, Member, csrf_token, sign_in
 from tests.console.test_roles import url_for_rule
 
 
@@ -40,3 +40,24 @@ def test_every_post_without_the_token_is_refused(
     # the same request with the page's own token goes through
     token = csrf_token(client, "/dashboard")
     assert client.post("/sign-out", data={"csrf_token": token}).status_code == 302
+
+
+def test_over_https_a_form_needs_its_own_site_as_referrer(
+    console: Flask, db: Database, add_staff: Callable[..., Member]
+) -> None:
+    add_staff("olga", "operator")
+    client = console.test_client()
+    base = "https://console.example"
+    page = client.get(f"{base}/sign-in")
+    # the console keeps the Referer on its own pages, which the https CSRF check needs
+    assert page.headers["Referrer-Policy"] == "same-origin"
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    assert "Strict-Transport-Security" in page.headers
+    token = csrf_token(client, f"{base}/sign-in")
+    data = {"username": "olga", "password": PASSWORD, "csrf_token": token}
+    assert client.post(f"{base}/sign-in", data=data).status_code == 400  # no Referer
+    elsewhere = {"Referer": "https://evil.example/sign-in"}
+    assert client.post(f"{base}/sign-in", data=data, headers=elsewhere).status_code == 400
+    ours = {"Referer": f"{base}/sign-in"}
+    response = client.post(f"{base}/sign-in", data=data, headers=ours)
+    assert response.status_code == 302 and response.location.endswith("/sign-in/code")

@@ -110,6 +110,10 @@ def test_a_revocation_is_approved_through_a_job_and_never_by_its_asker(
         ).first()
     assert number is not None
     page = f"/documents/{number}"
+    found = petra.get(f"/documents?q={number[:12].lower()}").get_data(as_text=True)
+    assert f'href="/documents/{number}"' in found  # by the number's start, in any case
+    assert "没有找到" in petra.get("/documents?q=nobody-at-all").get_data(as_text=True)
+    assert petra.get("/documents/2025-110000-GC2Z-999999X").status_code == 404
     asked = post_form(
         both,
         f"{page}/revoke",
