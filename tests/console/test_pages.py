@@ -21,8 +21,9 @@ from certsvc.db.database import Database
 from certsvc.publicity.models import PublicityPeriod
 from certsvc.roster.models import ReviewResult, ReviewSession
 from certsvc.web.counting import VerificationCounter
-from tests.console.conftest import Member, csrf_token, post_form, sign_in
-from tests.factories import person_row, write_csv
+from tests.console.conftest import Member, csrf_token, make_console, post_form, sign_in
+from tests.factories import person_row, write_csv, write_xlsx
+from tests.issuance.conftest import World
 
 
 def events(db: Database, action: str) -> list[AuditEvent]:
@@ -199,3 +200,41 @@ def test_dashboard_draws_its_charts_as_inline_svg(
     assert "genuine: 2</title>" in verified and "forged: 1</title>" in verified
     assert "<script" not in page
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+
+
+def test_an_xlsx_roster_imports_and_a_strange_file_name_is_refused(
+    console: Flask, db: Database, add_staff: Callable[..., Member], tmp_path: Path
+) -> None:
+    client = sign_in(console.test_client(), db, add_staff("olga", "operator"))
+    book = write_xlsx(tmp_path / "名单.xlsx", [person_row(n) for n in range(2)], title="公示名单")
+    response = upload(client, book)
+    assert response.status_code == 200  # type: ignore[attr-defined]
+    assert count(db, ReviewResult) == 2
+    assert "名单.xlsx" in client.get("/roster").get_data(as_text=True)
+    token = csrf_token(client, "/roster")
+    odd = client.post(
+        "/roster",
+        data={"file": (io.BytesIO(b"x"), "a\nb.csv"), "csrf_token": token},
+        content_type="multipart/form-data",
+    )
+    assert odd.status_code == 400 and count(db, ReviewResult) == 2
+
+
+def test_a_draft_batch_is_cancelled_with_a_reason(
+    world: World, add_staff: Callable[..., Member]
+) -> None:
+    app = make_console(world.settings, world.db)
+    olga = sign_in(app.test_client(), world.db, add_staff("olga", "operator"))
+    data = {"session_ids": [str(i) for i in world.session_ids]}
+    created = post_form(olga, "/batches", data, "/batches")
+    page = created.location
+    post_form(olga, f"{page}/cancel", {"reason": ""}, page)
+    status = re.compile(r'id="batch-status"[^>]*>([^<]+)<')
+    assert status.findall(olga.get(page).get_data(as_text=True)) == ["待审批"]
+    post_form(olga, f"{page}/cancel", {"reason": "wrong sessions"}, page)
+    assert status.findall(olga.get(page).get_data(as_text=True)) == ["已取消"]
+    (event,) = events(world.db, "batch:cancel")
+    assert event.actor == "staff:olga" and event.details == {"reason": "wrong sessions"}
+    # a cancelled batch cannot be run
+    post_form(olga, f"{page}/run", {}, page)
+    assert events(world.db, "job:request") == []

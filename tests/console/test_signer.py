@@ -180,3 +180,55 @@ def test_two_signers_never_take_the_same_job(db: Database) -> None:
     assert len(winners) == 1 and len(claimed) == 4
     assert len(audit(db, "job:start")) == 1
     assert jobs.claim_next(db, "late") is None
+
+
+def test_a_reissue_is_asked_for_approved_through_a_job_or_rejected(
+    world: World, tmp_path: Path, add_staff: Callable[..., Member]
+) -> None:
+    app = console_for(world)
+    olga = sign_in(app.test_client(), world.db, add_staff("olga", "operator"))
+    petra = sign_in(app.test_client(), world.db, add_staff("petra", "approver"))
+    run_batch(world.db, world.settings, world.ctx.keystore, world.approved_batch(), world.options())
+    with world.db.session() as session:
+        first, second = session.exec(
+            select(Document.document_number)
+            .where(
+                Document.status == DocumentStatus.ISSUED, Document.document_type == "certificate"
+            )
+            .order_by(col(Document.id))
+            .limit(2)
+        ).all()
+    post_form(
+        olga,
+        f"/documents/{first}/reissue",
+        {"name": "王晓明", "work_unit": "", "note": "name misspelt"},
+        f"/documents/{first}",
+    )
+    post_form(
+        olga,
+        f"/documents/{second}/revoke",
+        {
+            "reason": "holder_request",
+            "effective": app.extensions["certsvc-console"].today().isoformat(),
+            "note": "asked",
+        },
+        f"/documents/{second}",
+    )
+    requested = audit(world.db, "document:change-request")
+    assert [e.actor for e in requested] == ["staff:olga", "staff:olga"]
+    reissue_id, revoke_id = (int(e.subject_id) for e in requested)
+    post_form(
+        petra, f"/changes/{revoke_id}/reject", {"reason": "not signed by the holder"}, "/changes"
+    )
+    post_form(petra, f"/changes/{reissue_id}/approve", {}, "/changes")
+    signer_once(world, tmp_path)
+    with world.db.session() as session:
+        old = session.exec(select(Document).where(Document.document_number == first)).one()
+        kept = session.exec(select(Document).where(Document.document_number == second)).one()
+    assert old.status is DocumentStatus.SUPERSEDED and old.superseded_by
+    assert kept.status is DocumentStatus.ISSUED
+    (rejected,) = audit(world.db, "document:change-reject")
+    assert rejected.actor == "staff:petra" and rejected.subject_id == str(revoke_id)
+    assert [e.actor for e in audit(world.db, "document:change-approve")] == ["staff:petra"]
+    reissued = petra.get(f"/documents/{old.superseded_by}")
+    assert reissued.status_code == 200 and "王晓明" in reissued.get_data(as_text=True)

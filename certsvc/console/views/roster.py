@@ -40,7 +40,7 @@ def upload() -> tuple[str, int]:
     report: ImportReport | None = None
     if upload is None or not name:
         problem = "console.roster.missing"
-    elif not name.lower().endswith(SUFFIXES):
+    elif not name.lower().endswith(SUFFIXES) or not name.isprintable() or len(name) > 200:
         problem = "console.roster.kind"
     if problem is not None:
         imports = read(_recent_imports)
