@@ -95,8 +95,7 @@ def execute(
                 deliver_notifications=options.deliver_notifications,
             ),
         )
-        report.write(settings.data_dir / "reports")
-        return {
+        return {  # the run wrote the full report to the reports folder
             "batch_id": report.batch_id,
             "status": report.status,
             "issued": report.issued,

@@ -200,6 +200,9 @@ def test_dashboard_draws_its_charts_as_inline_svg(
     assert "genuine: 2</title>" in verified and "forged: 1</title>" in verified
     assert "<script" not in page
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    english = client.get("/dashboard?lang=en").get_data(as_text=True)
+    assert "Verifications per day by verdict" in english and "Sign out" in english
+    assert "概览" in client.get("/dashboard?lang=zh").get_data(as_text=True)
 
 
 def test_an_xlsx_roster_imports_and_a_strange_file_name_is_refused(
