@@ -295,7 +295,15 @@ def _failed(
         Action.STAFF_SIGN_IN_FAILED,
         actor="anonymous",
         subject_type="staff_user",
-        subject_id=(user.username if user is not None else username.strip().lower())[:64] or "-",
+        subject_id=user.username if user is not None else _typed_name(username),
         details=details,
     )
     return SignInOutcome(None, reason)
+
+
+def _typed_name(text: str) -> str:
+    """An unknown user name as typed, for the audit log, only if it could be a user name:
+    what else people type there (a password in the wrong field, an identity number) is not
+    kept."""
+    name = text.strip().lower()
+    return name if USERNAME.fullmatch(name) else "(not a user name)"

@@ -91,6 +91,11 @@ def test_unknown_user_gets_the_same_answer_and_is_audited(console: Flask, db: Da
     assert password_step(client, "nobody", PASSWORD) == 401
     (event,) = events(db, "staff:sign-in-failed")
     assert event.details["reason"] == "unknown user" and event.actor == "anonymous"
+    assert event.subject_id == "nobody"
+    # a password typed into the name field is not written to the log
+    assert password_step(client, "Tr0ub4dor&3 oops", PASSWORD) == 401
+    typed = events(db, "staff:sign-in-failed")[-1]
+    assert typed.subject_id == "(not a user name)" and "Tr0ub4dor" not in str(typed.details)
 
 
 def test_guessing_codes_locks_the_account(
