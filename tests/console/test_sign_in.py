@@ -180,3 +180,20 @@ def test_a_disabled_account_is_signed_out_at_once(
     assert password_step(console.test_client(), "olga", PASSWORD) == 401
     (event,) = events(db, "staff:disable")
     assert event.actor == "staff:ada" and event.subject_id == "olga"
+
+
+def test_the_progress_page_polling_does_not_keep_a_session_alive(
+    console: Flask, db: Database, add_staff: Callable[..., Member]
+) -> None:
+    member = add_staff("olga", "operator")
+    client = console.test_client()
+    sign_in(client, db, member)
+    quiet_since = time.time() - 14 * 60
+    with client.session_transaction() as session:
+        session["last_seen"] = quiet_since
+    client.get("/batches/1/progress.json")  # what the page's script asks every second
+    with client.session_transaction() as session:
+        assert session["last_seen"] == quiet_since
+    client.get("/batches")  # what the person does
+    with client.session_transaction() as session:
+        assert session["last_seen"] > quiet_since

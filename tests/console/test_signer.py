@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask
@@ -232,3 +233,18 @@ def test_a_reissue_is_asked_for_approved_through_a_job_or_rejected(
     assert [e.actor for e in audit(world.db, "document:change-approve")] == ["staff:petra"]
     reissued = petra.get(f"/documents/{old.superseded_by}")
     assert reissued.status_code == 200 and "王晓明" in reissued.get_data(as_text=True)
+
+
+def test_a_job_whose_signer_stopped_beating_is_taken_again(db: Database) -> None:
+    with db.session() as session:
+        job = jobs.request_job(session, JobKind.BATCH_RUN, {"batch_id": 1}, actor="staff:olga")
+    first = jobs.claim_next(db, "signer-that-dies")
+    assert first is not None and first.id == job.id
+    assert jobs.claim_next(db, "another") is None  # running and beating: left alone
+    with db.session() as session:
+        found = session.get(SigningJob, job.id)
+        assert found is not None and found.heartbeat_at is not None
+        found.heartbeat_at = found.heartbeat_at - jobs.STALE_AFTER - timedelta(seconds=1)
+        session.add(found)
+    again = jobs.claim_next(db, "another")
+    assert again is not None and again.id == job.id and again.claimed_by == "another"
