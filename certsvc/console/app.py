@@ -14,12 +14,13 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, Response, flash, g, redirect, request, session, url_for
+from flask import Flask, flash, g, redirect, request, session, url_for
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, logout_user
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.wrappers import Response
 
 from certsvc.config import Settings
 from certsvc.console import texts
@@ -145,7 +146,7 @@ def _idle_timeout(app: Flask, db: Database) -> Any:
             if wants_json() or request.method != "GET":
                 return Response("session ended", status=401)
             flash(i18n.translate(g.lang, "console.auth.idle"), "info")
-            return redirect(url_for("auth.sign_in"))  # type: ignore[return-value]
+            return redirect(url_for("auth.sign_in"))
         if request.endpoint not in BACKGROUND_ENDPOINTS:
             session["last_seen"] = now
         session.permanent = True

@@ -11,7 +11,6 @@ import time
 
 from flask import (
     Blueprint,
-    Response,
     flash,
     g,
     redirect,
@@ -21,6 +20,7 @@ from flask import (
     url_for,
 )
 from flask_login import login_user, logout_user
+from werkzeug.wrappers import Response
 
 from certsvc.console.access import EVERYONE, ConsoleUser, allow, current_staff, public
 from certsvc.console.state import state
@@ -51,7 +51,7 @@ def _landing() -> str:
 @public
 def sign_in() -> Response | tuple[str, int]:
     if current_staff() is not None:
-        return redirect(_landing())  # type: ignore[return-value]
+        return redirect(_landing())
     if request.method == "GET":
         return render_template("sign_in.html", message=None), 200
     username = request.form.get("username", "")[:64]
@@ -64,7 +64,7 @@ def sign_in() -> Response | tuple[str, int]:
     session.clear()
     session[PENDING] = user_id
     session[PENDING_AT] = time.time()
-    return redirect(url_for("auth.code"))  # type: ignore[return-value]
+    return redirect(url_for("auth.code"))
 
 
 @bp.route("/sign-in/code", methods=["GET", "POST"])
@@ -73,11 +73,11 @@ def code() -> Response | tuple[str, int]:
     user_id = session.get(PENDING)
     started = session.get(PENDING_AT)
     if not isinstance(user_id, int) or not isinstance(started, (int, float)):
-        return redirect(url_for("auth.sign_in"))  # type: ignore[return-value]
+        return redirect(url_for("auth.sign_in"))
     if time.time() - started > CODE_STEP_SECONDS:
         session.clear()
         flash(i18n.translate(g.lang, "console.auth.code_expired"), "error")
-        return redirect(url_for("auth.sign_in"))  # type: ignore[return-value]
+        return redirect(url_for("auth.sign_in"))
     if request.method == "GET":
         return render_template("code.html", message=None), 200
     entered = request.form.get("code", "")[:16]
@@ -91,7 +91,7 @@ def code() -> Response | tuple[str, int]:
     login_user(user)
     session["last_seen"] = time.time()
     session.permanent = True
-    return redirect(_landing())  # type: ignore[return-value]
+    return redirect(_landing())
 
 
 @bp.post("/sign-out")
@@ -106,13 +106,13 @@ def sign_out() -> Response:
     logout_user()
     session.clear()
     flash(i18n.translate(g.lang, "console.auth.signed_out"), "info")
-    return redirect(url_for("auth.sign_in"))  # type: ignore[return-value]
+    return redirect(url_for("auth.sign_in"))
 
 
 @bp.get("/")
 @allow(*EVERYONE)
 def home() -> Response:
-    return redirect(_landing())  # type: ignore[return-value]
+    return redirect(_landing())
 
 
 def _refused() -> str:

@@ -7,7 +7,6 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    Response,
     flash,
     g,
     jsonify,
@@ -17,6 +16,7 @@ from flask import (
     url_for,
 )
 from sqlmodel import Session, select
+from werkzeug.wrappers import Response
 
 from certsvc.console.access import READERS, actor, allow
 from certsvc.console.state import state
@@ -75,9 +75,9 @@ def create() -> Response:
         )
     )
     if created is None:
-        return redirect(url_for("batches.index"))  # type: ignore[return-value]
+        return redirect(url_for("batches.index"))
     flash(i18n.translate(g.lang, "console.batch.created", id=created.id), "info")
-    return redirect(url_for("batches.show", batch_id=created.id))  # type: ignore[return-value]
+    return redirect(url_for("batches.show", batch_id=created.id))
 
 
 @bp.get("/<int:batch_id>")
@@ -99,7 +99,7 @@ def show(batch_id: int) -> str:
 def approve(batch_id: int) -> Response:
     if attempt(lambda session: approve_batch(session, batch_id, actor=actor())):
         flash(i18n.translate(g.lang, "console.batch.approved", id=batch_id), "info")
-    return redirect(url_for("batches.show", batch_id=batch_id))  # type: ignore[return-value]
+    return redirect(url_for("batches.show", batch_id=batch_id))
 
 
 @bp.post("/<int:batch_id>/cancel")
@@ -108,7 +108,7 @@ def cancel(batch_id: int) -> Response:
     reason = form_text("reason", 500)
     if attempt(lambda session: cancel_batch(session, batch_id, actor=actor(), reason=reason)):
         flash(i18n.translate(g.lang, "console.batch.cancelled", id=batch_id), "info")
-    return redirect(url_for("batches.show", batch_id=batch_id))  # type: ignore[return-value]
+    return redirect(url_for("batches.show", batch_id=batch_id))
 
 
 @bp.post("/<int:batch_id>/run")
@@ -129,7 +129,7 @@ def run(batch_id: int) -> Response:
     job = attempt(act)
     if job is not None:
         flash(i18n.translate(g.lang, "console.batch.queued", id=batch_id), "info")
-    return redirect(url_for("batches.show", batch_id=batch_id))  # type: ignore[return-value]
+    return redirect(url_for("batches.show", batch_id=batch_id))
 
 
 @bp.get("/<int:batch_id>/progress.json")

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from sqlmodel import Session, col, or_, select
+from werkzeug.wrappers import Response
 
 from certsvc.console.access import READERS, actor, allow
 from certsvc.console.state import state
@@ -91,7 +92,7 @@ def revoke(number: str) -> Response:
     )
     if change is not None:
         flash(i18n.translate(g.lang, "console.change.requested", id=change.id), "info")
-    return redirect(url_for("documents.show", number=number))  # type: ignore[return-value]
+    return redirect(url_for("documents.show", number=number))
 
 
 @bp.post("/documents/<number>/reissue")
@@ -107,7 +108,7 @@ def reissue(number: str) -> Response:
     )
     if change is not None:
         flash(i18n.translate(g.lang, "console.change.requested", id=change.id), "info")
-    return redirect(url_for("documents.show", number=number))  # type: ignore[return-value]
+    return redirect(url_for("documents.show", number=number))
 
 
 @bp.get("/changes")
@@ -140,7 +141,7 @@ def approve(change_id: int) -> Response:
 
     if attempt(act) is not None:
         flash(i18n.translate(g.lang, "console.change.queued", id=change_id), "info")
-    return redirect(url_for("documents.changes"))  # type: ignore[return-value]
+    return redirect(url_for("documents.changes"))
 
 
 @bp.post("/changes/<int:change_id>/reject")
@@ -151,4 +152,4 @@ def reject(change_id: int) -> Response:
         lambda session: revocation.reject_change(session, change_id, actor=actor(), reason=reason)
     ):
         flash(i18n.translate(g.lang, "console.change.rejected", id=change_id), "info")
-    return redirect(url_for("documents.changes"))  # type: ignore[return-value]
+    return redirect(url_for("documents.changes"))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from sqlmodel import Session
+from werkzeug.wrappers import Response
 
 from certsvc.console.access import READERS, actor, allow
 from certsvc.console.state import state
@@ -35,7 +37,7 @@ def _date(name: str) -> date | None:
 
 
 def _back(session_id: int) -> Response:
-    return redirect(url_for("roster.session_page", session_id=session_id))  # type: ignore[return-value]
+    return redirect(url_for("roster.session_page", session_id=session_id))
 
 
 @bp.post("/sessions/<int:session_id>/publicity/open")
@@ -44,10 +46,10 @@ def open_(session_id: int) -> Response:
     web = state()
     days = form_int("days") or web.settings.publicity_working_days
 
-    def act(session: object) -> object:
+    def act(session: Session) -> object:
         start = _date("start") or web.today()
         return open_publicity(
-            session,  # type: ignore[arg-type]
+            session,
             web.calendar,
             session_id=session_id,
             start=start,
@@ -100,13 +102,13 @@ def lodge() -> Response:
     session_id = form_int("session_id")
     channel_text = form_text("channel", 16) or ObjectionChannel.LETTER.value
 
-    def act(session: object) -> object:
+    def act(session: Session) -> object:
         try:
             channel = ObjectionChannel(channel_text)
         except ValueError:
             raise InputError(f"{channel_text!r} is not a channel") from None
         return lodge_objection(
-            session,  # type: ignore[arg-type]
+            session,
             result_id=result_id,
             received_on=_date("received") or web.today(),
             channel=channel,
@@ -119,7 +121,7 @@ def lodge() -> Response:
         flash(i18n.translate(g.lang, "console.objection.lodged"), "info")
     if session_id:
         return _back(session_id)
-    return redirect(url_for("publicity.objections"))  # type: ignore[return-value]
+    return redirect(url_for("publicity.objections"))
 
 
 @bp.post("/objections/<int:objection_id>/resolve")
@@ -141,4 +143,4 @@ def resolve(objection_id: int) -> Response:
         flash(i18n.translate(g.lang, f"console.objection.resolved_{outcome}"), "info")
     if session_id:
         return _back(session_id)
-    return redirect(url_for("publicity.objections"))  # type: ignore[return-value]
+    return redirect(url_for("publicity.objections"))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import segno
-from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from markupsafe import Markup
+from werkzeug.wrappers import Response
 
 from certsvc.console.access import actor, allow
 from certsvc.console.views.common import attempt, form_text, read
@@ -34,7 +35,7 @@ def create() -> Response | tuple[str, int]:
         )
     )
     if created is None:
-        return redirect(url_for("users.index"))  # type: ignore[return-value]
+        return redirect(url_for("users.index"))
     users = read(service.list_staff)
     qr = segno.make(created.provisioning_uri, error="m").svg_inline(scale=4)
     return render_template(
@@ -52,7 +53,7 @@ def roles(username: str) -> Response:
     chosen = request.form.getlist("roles")
     if attempt(lambda session: service.set_roles(session, username, chosen, actor=actor())):
         flash(i18n.translate(g.lang, "console.users.roles_changed", user=username), "info")
-    return redirect(url_for("users.index"))  # type: ignore[return-value]
+    return redirect(url_for("users.index"))
 
 
 @bp.post("/<username>/disable")
@@ -60,4 +61,4 @@ def roles(username: str) -> Response:
 def disable(username: str) -> Response:
     if attempt(lambda session: service.disable_staff(session, username, actor=actor())):
         flash(i18n.translate(g.lang, "console.users.disabled", user=username), "info")
-    return redirect(url_for("users.index"))  # type: ignore[return-value]
+    return redirect(url_for("users.index"))
