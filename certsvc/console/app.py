@@ -143,7 +143,7 @@ def _idle_timeout(app: Flask, db: Database) -> Any:
                     record_sign_out(db_session, row, reason="idle")
             logout_user()
             session.clear()
-            if wants_json() or request.method != "GET":
+            if wants_json():
                 return Response("session ended", status=401)
             flash(i18n.translate(g.lang, "console.auth.idle"), "info")
             return redirect(url_for("auth.sign_in"))

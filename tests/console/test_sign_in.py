@@ -153,9 +153,12 @@ def test_idle_session_ends_and_sign_out_is_audited(
     member = add_staff("olga", "operator")
     client = console.test_client()
     sign_in(client, db, member)
+    token = csrf_token(client, "/batches")
     with client.session_transaction() as session:
         session["last_seen"] = time.time() - 16 * 60
-    assert client.get("/dashboard").status_code == 302
+    late = client.post("/batches", data={"session_ids": ["1"], "csrf_token": token})
+    assert late.status_code == 302 and late.location.endswith("/sign-in")
+    assert events(db, "batch:create") == []  # the form sent after the time-out did nothing
     assert client.get("/dashboard").status_code == 302  # still signed out
     (idle,) = events(db, "staff:sign-out")
     assert idle.details == {"reason": "idle"} and idle.actor == "staff:olga"
