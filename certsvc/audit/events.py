@@ -61,6 +61,17 @@ class Action(StrEnum):
     DOCUMENT_DOWNLOAD = "document:download"
     SHARE_CREATE = "share:create"
     SHARE_REVOKE = "share:revoke"
+    # the staff console (certsvc.console) and its signer process (certsvc.jobs)
+    STAFF_CREATE = "staff:create"
+    STAFF_ROLE_CHANGE = "staff:role-change"
+    STAFF_DISABLE = "staff:disable"
+    STAFF_SIGN_IN = "staff:sign-in"
+    STAFF_SIGN_IN_FAILED = "staff:sign-in-failed"
+    STAFF_SIGN_OUT = "staff:sign-out"
+    JOB_REQUEST = "job:request"
+    JOB_START = "job:start"
+    JOB_DONE = "job:done"
+    JOB_FAIL = "job:fail"
 
 
 def record(

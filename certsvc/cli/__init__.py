@@ -17,6 +17,7 @@ from certsvc.cli import (
     publicity,
     revocation,
     roster,
+    staff,
     system,
     verify,
 )
@@ -76,6 +77,7 @@ def cli(ctx: click.Context, actor: str | None) -> None:
 
 for module in (system, roster, publicity, agency, keys, documents, batch, log, revocation, verify):
     module.register(cli)
+staff.register(cli)  # staff accounts and the signer process (the console's jobs)
 
 
 def main() -> None:

@@ -8,11 +8,13 @@ from __future__ import annotations
 import certsvc.agencies.models
 import certsvc.audit.models
 import certsvc.issuance.models
+import certsvc.jobs.models
 import certsvc.keys.models
 import certsvc.notifications.models
 import certsvc.publicity.models
 import certsvc.revocation.models
 import certsvc.roster.models
+import certsvc.staff.models
 import certsvc.transparency.models
 import certsvc.web.holder.models
 import certsvc.web.models  # noqa: F401

@@ -74,6 +74,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         limiter.limit(lambda: settings.web_rate_limit)(blueprint)
     for blueprint in (pages.bp, lookup.bp, api.bp, wellknown.bp, health.bp):
         app.register_blueprint(blueprint)
+    from certsvc.web.views import publicity  # 公示名单, for sessions in publicity
+
+    publicity.register(app, limiter)
 
     _language(app)
     _security_headers(app, settings)

@@ -1,0 +1,1 @@
+"""Signing jobs: what the console asks for and the signer process does (it holds the keys)."""

@@ -1,0 +1,1 @@
+"""Staff accounts of the console: password (argon2), second factor (TOTP), roles, lockout."""
