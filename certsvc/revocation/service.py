@@ -86,6 +86,7 @@ from certsvc.verification import verdict
 STATUS_LIST_MEDIA_TYPE = f"application/{MEDIA_TYPE}"
 DOCUMENT_REVOKED = "document-revoked"
 DOCUMENT_REISSUED = "document-reissued"
+MAX_CACHE_SECONDS = 300  # how long a cache may keep the served status list (five minutes)
 CORRECTABLE = {"name": 64, "work_unit": 128}  # holder details a reissue may correct, max length
 REASON_LABELS = {
     RevocationReason.FRAUD_ON_RECHECK: "复核发现弄虚作假",
@@ -976,10 +977,11 @@ def publish_status_list(
 
 def serving_headers(publication: StatusListPublication, now: datetime) -> dict[str, str]:
     """HTTP headers for serving ``publication`` at its URL: cacheable until a quarter of its
-    remaining validity has passed (at most an hour), so that a change reaches verifiers within
-    one refresh and a cache never serves a list past its ``next_update``."""
+    remaining validity has passed and at most :data:`MAX_CACHE_SECONDS`, so that a new list
+    reaches verifiers within one refresh and a cache never serves a list past its
+    ``next_update``."""
     remaining = max(0, int((publication.next_update - now).total_seconds()))
-    max_age = min(3600, remaining // 4)
+    max_age = min(MAX_CACHE_SECONDS, remaining // 4)
     return {
         "Content-Type": STATUS_LIST_MEDIA_TYPE,
         "Cache-Control": f"public, max-age={max_age}, must-revalidate",
