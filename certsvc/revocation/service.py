@@ -15,12 +15,14 @@ event per document; one message to the holder; a new signed status list.
 **Reissuing** follows the batch's crash-safe order:
 
 1. *reserve*: the new numbers (the next sequence number of the same year, region, series and
-   level) are allocated and written on the approved change, in one transaction, before anything
-   is signed — a number is never reused, whatever happens next;
+   level) are allocated and written on the approved change, and the new registry rows are
+   inserted *reserved* (``replaces``), in one transaction, before anything is signed — a
+   number is never reused, whatever happens next, and each new record can name its
+   status-list entry (the row's id, :func:`~certsvc.revocation.status_list.status_entry`);
 2. *sign*: the corrected records are rendered and signed in memory;
-3. *record*, in one transaction: the old rows become *superseded* (``superseded_by``), the new
-   rows are inserted *issued* (``replaces``), the signed PDFs are staged under the new rows'
-   ids before the commit, ``reissue`` log entries (naming the replaced number) with a tree head
+3. *record*, in one transaction: the old rows become *superseded* (``superseded_by``), the
+   reserved rows *issued*, the signed PDFs are staged under the new rows' ids before the
+   commit, ``reissue`` log entries (naming the replaced number) with a tree head
    and inclusion proofs, audit events, the holder's message, a new status list;
 4. *promote* the staged files to the store.
 
@@ -74,6 +76,7 @@ from certsvc.revocation.status_list import (
     encode_bitstring,
     list_length,
     sign_status_list,
+    status_entry,
     status_list_payload,
     status_list_url,
 )
@@ -628,7 +631,8 @@ def _reissue(
             _allocate(session, change, documents, issued_on, options.actor, now)
         elif change.status is not ChangeStatus.APPROVED:
             raise StateError(f"request {change_id} is {change.status.value}")
-        records = _records(session, change, documents)
+        reserved = _reserve_rows(session, change, documents, settings.public_base_url, now)
+        records = _records(session, change, documents, reserved, settings.public_base_url)
     # 2. sign
     factory = DocumentFactory(renderer_for(settings), material, base_url=settings.public_base_url)
     try:
@@ -698,6 +702,54 @@ def _allocate(
     )
 
 
+def _reserve_rows(
+    session: Session,
+    change: DocumentChange,
+    documents: Sequence[Document],
+    base_url: str,
+    now: datetime,
+) -> dict[str, Document]:
+    """The new documents' registry rows, *reserved* (beside the issued ones they will
+    supersede) in the transaction that allocated their numbers, so that each new record can
+    name its status-list entry before it is signed; by old number. A resumed change finds
+    them; one approved before rows were reserved gets them now."""
+    numbers = [change.new_numbers[document.document_number] for document in documents]
+    found = {
+        row.document_number: row
+        for row in session.exec(
+            select(Document).where(col(Document.document_number).in_(numbers)).with_for_update()
+        )
+    }
+    rows: dict[str, Document] = {}
+    for old in documents:
+        number = change.new_numbers[old.document_number]
+        row = found.get(number)
+        if row is None:
+            row = Document(
+                document_number=number,
+                document_type=old.document_type,
+                status=DocumentStatus.RESERVED,
+                result_id=old.result_id,
+                person_id=old.person_id,
+                agency_id=old.agency_id,
+                issued_on=change.new_issued_on or now.date(),
+                replaces=old.document_number,
+                created_at=now,
+            )
+            session.add(row)
+        elif row.status is not DocumentStatus.RESERVED or row.replaces != old.document_number:
+            raise StateError(
+                f"document {number} is {row.status.value}, not reserved for request {change.id}"
+            )
+        rows[old.document_number] = row
+    session.flush()
+    for row in rows.values():
+        entry = status_entry(base_url, row.id or 0)
+        row.status_list_index, row.status_list_url = entry.index, entry.url
+        session.add(row)
+    return rows
+
+
 def _corrected(person: Person, corrections: Mapping[str, Any]) -> dict[str, Any]:
     values = {"name": person.name, "work_unit": person.work_unit}
     values.update({k: v for k, v in corrections.items() if k in CORRECTABLE})
@@ -705,7 +757,11 @@ def _corrected(person: Person, corrections: Mapping[str, Any]) -> dict[str, Any]
 
 
 def _records(
-    session: Session, change: DocumentChange, documents: Sequence[Document]
+    session: Session,
+    change: DocumentChange,
+    documents: Sequence[Document],
+    reserved: Mapping[str, Document],
+    base_url: str,
 ) -> list[DocumentRecord]:
     person, agency = _holder_and_agency(session, documents[0])
     result = session.get(ReviewResult, documents[0].result_id)
@@ -736,6 +792,7 @@ def _records(
             agency_name=agency.name,
             issued_on=issued_on,
             signer_key_id="",
+            status=status_entry(base_url, reserved[document.document_number].id or 0),
         )
         for document in documents
     ]
@@ -774,30 +831,26 @@ def _record_reissue(
         document.superseded_by = change.new_numbers[document.document_number]
         session.add(document)
     session.flush()
-    url = status_list_url(settings.public_base_url)
+    reserved = _reserve_rows(session, change, documents, settings.public_base_url, now)
     new_documents: list[Document] = []
     for old, issued in zip(documents, made, strict=True):
-        new = Document(
-            document_number=issued.record.document_number,
-            document_type=old.document_type,
-            status=DocumentStatus.ISSUED,
-            result_id=old.result_id,
-            person_id=old.person_id,
-            agency_id=old.agency_id,
-            issued_on=issued.record.issued_on,
-            sha256=issued.sha256,
-            size=len(issued.pdf),
-            signer_key_id=issued.record.signer_key_id,
-            token=issued.token_text,
-            issued_at=now,
-            replaces=old.document_number,
-            status_list_url=url,
-        )
+        new = reserved[old.document_number]
+        if issued.record.status != status_entry(settings.public_base_url, new.id or 0):
+            raise StateError(
+                f"the signed record of {new.document_number} names another status entry than "
+                "its registry row; approve the request again"
+            )
+        new.status = DocumentStatus.ISSUED
+        new.issued_on = issued.record.issued_on
+        new.sha256 = issued.sha256
+        new.size = len(issued.pdf)
+        new.signer_key_id = issued.record.signer_key_id
+        new.token = issued.token_text
+        new.issued_at = now
         session.add(new)
         new_documents.append(new)
     session.flush()
     for new, issued in zip(new_documents, made, strict=True):
-        new.status_list_index = new.id
         name = f"d{new.id}.x{change_id}.pdf"
         store.stage(name, issued.pdf)
         staged.append((name, issued.sha256))

@@ -46,6 +46,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
+from certsvc.documents.record import StatusEntry
 from certsvc.errors import CertsvcError
 from certsvc.keys.certificates import CLOCK_SKEW
 from certsvc.keys.handles import KeyAlgorithm, PrivateKeyHandle
@@ -96,6 +97,13 @@ class StatusListReplayError(StatusListError):
 
 def status_list_url(public_base_url: str) -> str:
     return public_base_url.rstrip("/") + STATUS_LIST_PATH
+
+
+def status_entry(public_base_url: str, document_id: int) -> StatusEntry:
+    """Where the document with registry id ``document_id`` has its status: its index in the
+    list *is* its registry id (given when the row is reserved, before anything is signed), so
+    the record, the registry row and the list agree without another counter."""
+    return StatusEntry(url=status_list_url(public_base_url), index=document_id)
 
 
 # -- the bitstring --------------------------------------------------------------------------

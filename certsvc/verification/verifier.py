@@ -18,7 +18,8 @@ wrong out.
    ``retire_at``);
 5. ``registry.lookup`` — the registry knows the number and the document was issued (else
    UNKNOWN);
-6. ``registry.fields`` — the registry's type, issue date, signer and token are the token's;
+6. ``registry.fields`` — the registry's type, issue date, signer and token are the token's
+   (for a PDF, also: the status-list entry its record names is the registry row's);
 7. ``registry.status`` — still current: not revoked (REVOKED), not replaced (SUPERSEDED);
 8. ``log.inclusion`` — the document's log entry names it, and its audit path leads to a tree
    head signed by a trusted signer.
@@ -80,7 +81,7 @@ import io
 import json
 import re
 from collections.abc import Callable, Coroutine, Iterable
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NoReturn, TypeVar
 from zoneinfo import ZoneInfo
@@ -97,7 +98,12 @@ from pyhanko_certvalidator import ValidationContext
 
 from certsvc.documents import token as tokens
 from certsvc.documents.inspect import DocumentContents, _attachments
-from certsvc.documents.record import RECORD_FILENAME, TOKEN_FILENAME, DocumentRecord
+from certsvc.documents.record import (
+    RECORD_FILENAME,
+    TOKEN_FILENAME,
+    DocumentRecord,
+    StatusEntry,
+)
 from certsvc.errors import CertsvcError
 from certsvc.keys.certificates import CLOCK_SKEW, key_id_for
 from certsvc.keys.trust_list import TrustedSigner
@@ -297,7 +303,9 @@ def verify_token(
         claims, signer = _token_steps(run, text, trust)
         run.document = _public_fields(claims, signer.agency_name)
         _signer_status(run, signer, _latest_moment_of(claims.issued_on), "issued on")
-        _registry_steps(run, registry, trust, claims, token_text=token_digits(text), sha256=None)
+        _registry_steps(
+            run, registry, trust, claims, token_text=token_digits(text), sha256=None, pointer=None
+        )
     except _CheckFailedError as failure:
         return run.verdict(failure)
     return run.verdict(None)
@@ -415,6 +423,7 @@ def _registry_steps(
     *,
     token_text: str,
     sha256: str | None,
+    pointer: StatusEntry | None,
 ) -> None:
     if registry is None:
         for code in run.plan:
@@ -443,7 +452,7 @@ def _registry_steps(
                 f"{entry.sha256 or 'missing'}",
             )
         run.passed("registry.hash", f"SHA-256 {sha256}")
-    _registry_fields(run, entry, claims, token_text)
+    _registry_fields(run, entry, claims, token_text, pointer)
     if entry.status == "revoked":
         when = f" at {entry.revoked_at.isoformat()}" if entry.revoked_at else ""
         why = f" ({entry.revocation_reason})" if entry.revocation_reason else ""
@@ -458,7 +467,11 @@ def _registry_steps(
 
 
 def _registry_fields(
-    run: _Run, entry: RegistryEntry, claims: tokens.TokenClaims, token_text: str
+    run: _Run,
+    entry: RegistryEntry,
+    claims: tokens.TokenClaims,
+    token_text: str,
+    pointer: StatusEntry | None,
 ) -> None:
     differences = [
         name
@@ -471,12 +484,21 @@ def _registry_fields(
     ]
     if entry.token is not None and entry.token != token_text:
         differences.append("token (the registry holds another token for this number)")
+    registered = (entry.status_list_url, entry.status_list_index)
+    if pointer is not None and registered != (None, None) and registered != astuple(pointer):
+        differences.append(
+            f"status-list entry (the record names {pointer.url}#{pointer.index}, the registry "
+            f"{entry.status_list_url}#{entry.status_list_index})"
+        )
     if differences:
         _fail(
             "registry.fields",
             f"the registry's {', '.join(differences)} differ from the document's",
         )
-    run.passed("registry.fields", "type, issue date, signer and token agree")
+    agreed = "type, issue date, signer and token agree"
+    if pointer is not None:
+        agreed = "type, issue date, signer, token and status-list entry agree"
+    run.passed("registry.fields", agreed)
 
 
 @functools.lru_cache(maxsize=256)
@@ -708,7 +730,9 @@ def _pdf_steps(
     _agreement(run, claims, record, signer, key_id)
     run.document = _public_fields(claims, signer.agency_name)
     # 13. the registry and the log
-    _registry_steps(run, registry, trust, claims, token_text=token_text, sha256=sha256)
+    _registry_steps(
+        run, registry, trust, claims, token_text=token_text, sha256=sha256, pointer=record.status
+    )
 
 
 def _page_count(reader: PdfFileReader) -> int:

@@ -21,6 +21,7 @@ _LOOKUP = sa.text(
     """
     SELECT d.document_number, d.document_type, d.status, d.issued_on, d.sha256,
            d.signer_key_id, d.token, d.log_index, d.inclusion_proof, d.proof_tree_size,
+           d.status_list_url, d.status_list_index,
            e.entry,
            (SELECT h.envelope FROM tree_head h WHERE h.tree_size = d.proof_tree_size
             ORDER BY h.id LIMIT 1) AS envelope,
@@ -42,6 +43,8 @@ _LOOKUP = sa.text(
     sa.column("log_index", sa.BigInteger),
     sa.column("inclusion_proof", sa.JSON),
     sa.column("proof_tree_size", sa.Integer),
+    sa.column("status_list_url", sa.String),
+    sa.column("status_list_index", sa.BigInteger),
     sa.column("entry", sa.LargeBinary),
     sa.column("envelope", sa.LargeBinary),
     sa.column("entries", sa.Integer),
@@ -69,6 +72,8 @@ class FastRegistry:
             signer_key_id=row.signer_key_id,
             token=row.token,
             log=self._evidence(row),
+            status_list_url=row.status_list_url,
+            status_list_index=row.status_list_index,
         )
 
     def _evidence(self, row: Any) -> LogEvidence:
