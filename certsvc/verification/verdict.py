@@ -19,6 +19,9 @@ class VerdictKind(StrEnum):
     SIGNER_REVOKED = "signer-revoked"  # signed by a key revoked before the signing time
     UNKNOWN = "unknown"  # well signed, but the registry has no such document
     FORGED = "forged"  # forged, altered or damaged: a signature or integrity check failed
+    # offline with a status list: genuine as signed, but the list given could not be relied on
+    # (or the record names no entry), so whether it is current is unknown
+    STATUS_UNAVAILABLE = "status-unavailable"
 
 
 class Outcome(StrEnum):

@@ -61,6 +61,12 @@ wrong out.
     uploaded bytes (else FORGED, "stored-hash mismatch") —, ``registry.fields``,
     ``registry.status``, ``log.inclusion`` — as above.
 
+**Status list** (``status_list=``, the offline ``certsvc verify FILE.pdf --status-list``): after
+the PDF's checks, ``status.list`` and ``status.entry`` (:mod:`certsvc.verification.status`): the
+list signed by a trusted signer, fresh, not older than a sequence already accepted, published
+at the URL the record names; then the record's entry: REVOKED, SUPERSEDED, or current. A list
+that fails is STATUS_UNAVAILABLE, never ignored. A token names no entry: no list with tokens.
+
 **Offline** (``registry=None``): steps 5–8 of the token and 13 of the PDF are SKIPPED and the
 verdict is marked ``offline``. An offline GENUINE means: signed by a signer the pinned root's
 trust list lists, not revoked before signing, unaltered; it cannot say whether the bureau has
@@ -109,7 +115,9 @@ from certsvc.keys.certificates import CLOCK_SKEW, key_id_for
 from certsvc.keys.trust_list import TrustedSigner
 from certsvc.transparency import merkle
 from certsvc.transparency.checkpoint import read_unverified, verify_checkpoint
+from certsvc.verification import status as status_checks
 from certsvc.verification.registry import Registry, RegistryEntry
+from certsvc.verification.status import StatusListInput
 from certsvc.verification.trust import TrustAnchors
 from certsvc.verification.verdict import (
     Check,
@@ -190,11 +198,26 @@ SUMMARIES = {
     VerdictKind.SIGNER_REVOKED: "Signed by a key that was revoked before the signing time.",
     VerdictKind.UNKNOWN: "Well signed, but the registry holds no such issued document.",
     VerdictKind.FORGED: "Forged, altered or damaged: do not rely on this document.",
+    VerdictKind.STATUS_UNAVAILABLE: (
+        "Genuine as signed, but whether it is current is unknown: the status list given "
+        "cannot be relied on."
+    ),
 }
 OFFLINE_SUMMARY = (
     "Genuine as signed (offline): signature, signer and contents check out against the "
     "trust list; whether the bureau has since revoked or replaced it was not checked."
 )
+
+
+OFFLINE_STATUS_SUMMARY = (
+    "Genuine and current as of {as_of} (offline): signature, signer and contents check out "
+    "against the trust list, and the bureau's signed status list shows it neither revoked nor "
+    "replaced."
+)
+
+
+def _title(code: str) -> str:
+    return TITLES.get(code) or status_checks.TITLES[code]
 
 
 @dataclass(frozen=True)
@@ -230,25 +253,28 @@ class _Run:
         self.registry: RegistryStatus | None = None
         self.log: LogInclusion | None = None
         self.extra: dict[str, str] = {}
+        self.status_as_of = ""  # the status list that showed the document current, if any
 
     def passed(self, code: str, detail: str = "") -> None:
-        self.done[code] = Check(code, TITLES[code], Outcome.PASSED, detail)
+        self.done[code] = Check(code, _title(code), Outcome.PASSED, detail)
 
     def skipped(self, code: str, detail: str) -> None:
-        self.done[code] = Check(code, TITLES[code], Outcome.SKIPPED, detail)
+        self.done[code] = Check(code, _title(code), Outcome.SKIPPED, detail)
 
     def verdict(self, failure: _CheckFailedError | None) -> Verdict:
         if failure is not None:
             self.done[failure.code] = Check(
-                failure.code, TITLES[failure.code], Outcome.FAILED, failure.detail
+                failure.code, _title(failure.code), Outcome.FAILED, failure.detail
             )
         checks = tuple(
             self.done.get(code)
-            or Check(code, TITLES[code], Outcome.SKIPPED, "not checked: an earlier check failed")
+            or Check(code, _title(code), Outcome.SKIPPED, "not checked: an earlier check failed")
             for code in self.plan
         )
         kind = failure.kind if failure is not None else VerdictKind.GENUINE
         summary = OFFLINE_SUMMARY if kind is VerdictKind.GENUINE and self.offline else ""
+        if kind is VerdictKind.GENUINE and self.offline and self.status_as_of:
+            summary = OFFLINE_STATUS_SUMMARY.format(as_of=self.status_as_of)
         if failure is not None:
             summary = f"{SUMMARIES[kind]} {failure.detail[:1].upper()}{failure.detail[1:]}"
             if not summary.endswith("."):
@@ -574,11 +600,16 @@ def verify_pdf(
     registry: Registry | None = None,
     now: datetime | None = None,
     limits: PdfLimits = DEFAULT_LIMITS,
+    status_list: StatusListInput | None = None,
 ) -> Verdict:
-    """Verify an uploaded (or local) PDF."""
-    run = _Run(PDF_CHECKS, _aware(now), registry is None)
+    """Verify an uploaded (or local) PDF; with ``status_list`` (offline), also its status in
+    that list (``status.list``, ``status.entry``: :mod:`certsvc.verification.status`)."""
+    plan = PDF_CHECKS + (status_checks.STATUS_CHECKS if status_list is not None else ())
+    run = _Run(plan, _aware(now), registry is None)
     try:
-        _pdf_steps(run, data, trust, registry, limits)
+        record = _pdf_steps(run, data, trust, registry, limits)
+        if status_list is not None:
+            _status_steps(run, status_list, record.status, trust)
     except _CheckFailedError as failure:
         return run.verdict(failure)
     return run.verdict(None)
@@ -611,9 +642,28 @@ def _run_coroutine(coroutine: Coroutine[Any, Any, _T]) -> _T:
     raise RuntimeError("pyHanko's validation unexpectedly waited for I/O")  # pragma: no cover
 
 
+def _status_steps(
+    run: _Run, given: StatusListInput, pointer: StatusEntry | None, trust: TrustAnchors
+) -> None:
+    try:
+        checked = status_checks.read_list(given, pointer, trust, run.now)
+        assert pointer is not None  # read_list refuses a record without one
+        run.extra["status_list_sequence"] = str(checked.sequence)
+        run.extra["status_list_index"] = str(pointer.index)
+        run.passed(status_checks.LIST_CHECK, status_checks.described(checked))
+        status = status_checks.entry_status(checked, pointer)
+    except status_checks.StatusRefusedError as refusal:
+        _fail(refusal.code, refusal.detail, refusal.kind)
+    run.status_as_of = f"status list {checked.sequence}"
+    run.passed(
+        status_checks.ENTRY_CHECK,
+        f"entry {pointer.index} is '{status.name.lower()}' in status list {checked.sequence}",
+    )
+
+
 def _pdf_steps(
     run: _Run, data: bytes, trust: TrustAnchors, registry: Registry | None, limits: PdfLimits
-) -> None:
+) -> DocumentRecord:
     # 1. the file
     if len(data) > limits.max_bytes:
         _fail("pdf.file", f"the file has {len(data):,} bytes, more than {limits.max_bytes:,}")
@@ -733,6 +783,7 @@ def _pdf_steps(
     _registry_steps(
         run, registry, trust, claims, token_text=token_text, sha256=sha256, pointer=record.status
     )
+    return record
 
 
 def _page_count(reader: PdfFileReader) -> int:
