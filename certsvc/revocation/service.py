@@ -36,7 +36,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from email.utils import format_datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -73,6 +73,7 @@ from certsvc.revocation.status_list import (
     MEDIA_TYPE,
     EntryStatus,
     content_sha256,
+    effective_from,
     encode_bitstring,
     list_length,
     sign_status_list,
@@ -89,6 +90,9 @@ from certsvc.verification import verdict
 STATUS_LIST_MEDIA_TYPE = f"application/{MEDIA_TYPE}"
 DOCUMENT_REVOKED = "document-revoked"
 DOCUMENT_REISSUED = "document-reissued"
+DEFAULT_ZONE = ZoneInfo("Asia/Shanghai")  # CERTSVC_TIMEZONE's default: effective days' zone
+MAX_SCHEDULE = timedelta(days=366)  # how far ahead a revocation may be scheduled
+PUBLISH_MARGIN = timedelta(hours=1)  # `status publish --if-due`: publish this long before due
 MAX_CACHE_SECONDS = 300  # how long a cache may keep the served status list (five minutes)
 CORRECTABLE = {"name": 64, "work_unit": 128}  # holder details a reissue may correct, max length
 REASON_LABELS = {
@@ -228,10 +232,10 @@ def request_revocation(
         raise InputError(
             f"effective date {effective_on} is before the document was issued ({target.issued_on})"
         )
-    if effective_on > today:
+    if effective_on > today + MAX_SCHEDULE:
         raise InputError(
-            f"effective date {effective_on} is after today ({today}): a revocation takes effect "
-            "when it is approved or earlier; ask again on that day"
+            f"effective date {effective_on} is more than a year after today ({today}): a "
+            f"revocation may be scheduled at most {MAX_SCHEDULE.days} days ahead"
         )
     return _new_change(
         session,
@@ -459,6 +463,11 @@ def _revoke(
         documents = _load(session, change, lock=True)
         reason = change.reason
         assert reason is not None and change.effective_on is not None
+        zone = ZoneInfo(settings.timezone)
+        # decided now, in effect from its day: until then the document verifies as genuine
+        # (with a note) and the status list shows it valid; the log entry and the holder's
+        # message are written now, at approval
+        scheduled = effective_from(change.effective_on, zone) > now
         for document in documents:
             document.status = DocumentStatus.REVOKED
             document.revoked_at = now
@@ -499,6 +508,7 @@ def _revoke(
                         "requested_by": change.requested_by,
                         "reason": reason.value,
                         "effective_on": change.effective_on.isoformat(),
+                        "scheduled": scheduled,
                         "log_index": entry.leaf_index,
                         "tree_size": head,
                     },
@@ -521,6 +531,7 @@ def _revoke(
                         numbers=[document.document_number for document in documents],
                         reason=reason,
                         effective_on=change.effective_on,
+                        scheduled=scheduled,
                     ),
                 )
             ],
@@ -546,6 +557,8 @@ def _publish_and_finish(
         actor=options.actor,
         now=now,
         validity=options.status_list_validity,
+        zone=ZoneInfo(settings.timezone),
+        reason=f"request {change.id} ({change.kind.value}) approved",
     )
     _finish(change, options.actor, now, session)
 
@@ -592,11 +605,16 @@ def revoked_body(
     numbers: Sequence[str],
     reason: RevocationReason,
     effective_on: date,
+    scheduled: bool = False,
 ) -> str:
+    when = (
+        f"将自 {effective_on.isoformat()} 起撤销（此前仍然有效）"
+        if scheduled
+        else f"自 {effective_on.isoformat()} 起撤销"
+    )
     return (
         f"【{agency_name}】{holder_name}您好，您的电子职称文书（编号 {'、'.join(numbers)}）"
-        f"自 {effective_on.isoformat()} 起撤销，原因：{REASON_LABELS[reason]}。"
-        "如有疑问请联系发证机关。"
+        f"{when}，原因：{REASON_LABELS[reason]}。如有疑问请联系发证机关。"
     )
 
 
@@ -948,8 +966,31 @@ def _recover_files(session: Session, store: DocumentStore, change_id: int) -> No
 # -- the status list -------------------------------------------------------------------------
 
 
-def flagged_entries(session: Session) -> tuple[int | None, list[tuple[int, EntryStatus]]]:
-    """The highest status-list index given out, and every index that is not valid."""
+def _revoked_rows(session: Session) -> list[tuple[int, date | None]]:
+    """(status-list index, effective day) of every revoked row."""
+    return [
+        (index, effective_on)
+        for index, effective_on in session.exec(
+            select(col(Document.status_list_index), col(Document.revocation_effective_on)).where(
+                col(Document.status_list_index).is_not(None),
+                Document.status == DocumentStatus.REVOKED,
+            )
+        )
+        if index is not None
+    ]
+
+
+def scheduled_effects(session: Session, zone: tzinfo) -> list[datetime]:
+    """When each revoked row's revocation takes (or took) effect, sorted; a row without an
+    effective day is in effect (as it always was)."""
+    return sorted(effective_from(day, zone) for _, day in _revoked_rows(session) if day is not None)
+
+
+def flagged_entries(
+    session: Session, as_of: datetime, zone: tzinfo
+) -> tuple[int | None, list[tuple[int, EntryStatus]]]:
+    """The highest status-list index given out, and every index that is not valid at
+    ``as_of``: superseded, or revoked with its effective day begun."""
     highest = session.exec(
         select(Document.status_list_index)
         .where(col(Document.status_list_index).is_not(None))
@@ -957,14 +998,16 @@ def flagged_entries(session: Session) -> tuple[int | None, list[tuple[int, Entry
         .limit(1)
     ).first()
     flagged = [
-        (
-            index,
-            EntryStatus.REVOKED if status is DocumentStatus.REVOKED else EntryStatus.SUPERSEDED,
-        )
-        for index, status in session.exec(
-            select(Document.status_list_index, Document.status).where(
+        (index, EntryStatus.REVOKED)
+        for index, day in _revoked_rows(session)
+        if day is None or effective_from(day, zone) <= as_of
+    ]
+    flagged += [
+        (index, EntryStatus.SUPERSEDED)
+        for index in session.exec(
+            select(Document.status_list_index).where(
                 col(Document.status_list_index).is_not(None),
-                col(Document.status).in_([DocumentStatus.REVOKED, DocumentStatus.SUPERSEDED]),
+                Document.status == DocumentStatus.SUPERSEDED,
             )
         )
         if index is not None
@@ -981,13 +1024,21 @@ def publish_status_list(
     actor: str,
     now: datetime | None = None,
     validity: timedelta = DEFAULT_VALIDITY,
+    zone: tzinfo = DEFAULT_ZONE,
+    reason: str = "published on request",
 ) -> StatusListPublication:
-    """Build, sign and record the status list as the registry stands in this transaction."""
+    """Build, sign and record the status list as the registry stands in this transaction, as
+    of ``now``. Its ``next_update`` is ``validity`` later, or the moment the next scheduled
+    revocation takes effect if that comes first: a list never outlives what it says."""
     if validity <= timedelta(0) or validity > timedelta(days=31):
         raise InputError("a status list is valid for more than nothing and at most 31 days")
     issued_at = (now or utcnow()).replace(microsecond=0)
-    highest, flagged = flagged_entries(session)
+    highest, flagged = flagged_entries(session, issued_at, zone)
     length = list_length(highest)
+    next_update = issued_at + validity
+    upcoming = [moment for moment in scheduled_effects(session, zone) if moment > issued_at]
+    if upcoming and upcoming[0] < next_update:
+        next_update = upcoming[0]
     last = session.exec(
         select(StatusListPublication.sequence)
         .order_by(col(StatusListPublication.sequence).desc())
@@ -999,7 +1050,7 @@ def publish_status_list(
         url=status_list_url(base_url),
         sequence=sequence,
         issued_at=issued_at,
-        next_update=issued_at + validity,
+        next_update=next_update,
         length=length,
         encoded_list=encode_bitstring(length, flagged),
     )
@@ -1007,7 +1058,7 @@ def publish_status_list(
     publication = StatusListPublication(
         sequence=sequence,
         issued_at=issued_at,
-        next_update=issued_at + validity,
+        next_update=next_update,
         length=length,
         flagged=len(flagged),
         key_id=key_id,
@@ -1023,9 +1074,53 @@ def publish_status_list(
         actor=actor,
         subject_type="status_list",
         subject_id=sequence,
-        details={"length": length, "flagged": len(flagged), "key_id": key_id},
+        details={
+            "length": length,
+            "flagged": len(flagged),
+            "key_id": key_id,
+            "next_update": next_update.isoformat(),
+            "why": reason,
+        },
     )
     return publication
+
+
+def publication_due(
+    session: Session, now: datetime, zone: tzinfo, margin: timedelta = PUBLISH_MARGIN
+) -> str | None:
+    """Why a new status list is due at ``now`` (``certsvc status publish --if-due``), or None:
+
+    * none was ever published;
+    * a scheduled revocation has taken effect since the latest list was issued (that list's
+      ``next_update`` was that moment: it must be replaced now);
+    * documents were given entries beyond the latest list's length (a batch since);
+    * the latest list's ``next_update`` is within ``margin`` — unless it is the moment a
+      scheduled revocation takes effect, still ahead: a list published now would end there
+      too, so the flip itself is awaited."""
+    latest = latest_status_list(session)
+    if latest is None:
+        return "no status list has been published yet"
+    effects = scheduled_effects(session, zone)
+    took_effect = [moment for moment in effects if latest.issued_at < moment <= now]
+    if took_effect:
+        return (
+            f"a scheduled revocation took effect at {took_effect[0].isoformat()}, after status "
+            f"list {latest.sequence} was issued"
+        )
+    highest, _ = flagged_entries(session, now, zone)
+    if highest is not None and highest >= latest.length:
+        return (
+            f"documents have status-list entries up to {highest}, beyond status list "
+            f"{latest.sequence}'s {latest.length} entries"
+        )
+    if now >= latest.next_update - margin and not (
+        latest.next_update in effects and now < latest.next_update
+    ):
+        return (
+            f"status list {latest.sequence} is due to be replaced at "
+            f"{latest.next_update.isoformat()}"
+        )
+    return None
 
 
 def serving_headers(publication: StatusListPublication, now: datetime) -> dict[str, str]:
@@ -1059,9 +1154,10 @@ def publish_now(
     agency_code: str | None = None,
     now: datetime | None = None,
     validity: timedelta = DEFAULT_VALIDITY,
+    reason: str = "published on request",
 ) -> StatusListPublication:
     """Publish a fresh status list signed by the agency's current signer (``certsvc status
-    publish``: run it well within each list's validity, e.g. hourly)."""
+    publish``; scheduled, ``publish_if_due``)."""
     at = now or utcnow()
     with db.session() as session:
         spec = read_signer_spec(
@@ -1081,4 +1177,44 @@ def publish_now(
             actor=actor,
             now=at,
             validity=validity,
+            zone=ZoneInfo(settings.timezone),
+            reason=reason,
         )
+
+
+def publish_if_due(
+    db: Database,
+    settings: Settings,
+    keystore: KeyStore,
+    *,
+    actor: str,
+    passphrase: Passphrase | None,
+    agency_code: str | None = None,
+    now: datetime | None = None,
+    validity: timedelta = DEFAULT_VALIDITY,
+    margin: timedelta = PUBLISH_MARGIN,
+) -> tuple[StatusListPublication | None, str]:
+    """``certsvc status publish --if-due`` (run every few minutes by cron or a timer): a new
+    list when :func:`publication_due` says one is due, else nothing (no key is opened); the
+    list published (or None) and why."""
+    at = now or utcnow()
+    with db.session() as session:
+        why = publication_due(session, at, ZoneInfo(settings.timezone), margin)
+        latest = latest_status_list(session)
+    if why is None:
+        assert latest is not None
+        return None, (
+            f"status list {latest.sequence} is current until {latest.next_update.isoformat()}"
+        )
+    published = publish_now(
+        db,
+        settings,
+        keystore,
+        actor=actor,
+        passphrase=passphrase,
+        agency_code=agency_code,
+        now=at,
+        validity=validity,
+        reason=why,
+    )
+    return published, why

@@ -36,7 +36,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import IntEnum
 from typing import Any
 
@@ -93,6 +93,12 @@ class StatusListExpiredError(StatusListError):
 
 class StatusListReplayError(StatusListError):
     """Older than a list the verifier has already accepted."""
+
+
+def effective_from(day: date, zone: tzinfo) -> datetime:
+    """The moment a revocation effective on ``day`` (a day in the bureau's time zone ``zone``)
+    takes effect: that day's first instant. The status list flips then."""
+    return datetime.combine(day, time(0), zone)
 
 
 def status_list_url(public_base_url: str) -> str:

@@ -61,6 +61,9 @@ class RegistryStatus:
     revoked_at: datetime | None = None
     revocation_reason: str | None = None
     superseded_by: str | None = None  # the number of the document that replaces it
+    # the day a revocation takes effect: with status "issued", a revocation decided and
+    # scheduled for that day (until then the document is current)
+    revocation_effective_on: date | None = None
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,9 @@ wrong out.
    UNKNOWN);
 6. ``registry.fields`` — the registry's type, issue date, signer and token are the token's
    (for a PDF, also: the status-list entry its record names is the registry row's);
-7. ``registry.status`` — still current: not revoked (REVOKED), not replaced (SUPERSEDED);
+7. ``registry.status`` — still current: not revoked (REVOKED), not replaced (SUPERSEDED); a
+   revocation approved ahead of its effective day (a day in the bureau's time zone) leaves it
+   current, with a note, until that day begins;
 8. ``log.inclusion`` — the document's log entry names it, and its audit path leads to a tree
    head signed by a trusted signer.
 
@@ -113,6 +115,7 @@ from certsvc.documents.record import (
 from certsvc.errors import CertsvcError
 from certsvc.keys.certificates import CLOCK_SKEW, key_id_for
 from certsvc.keys.trust_list import TrustedSigner
+from certsvc.revocation.status_list import effective_from
 from certsvc.transparency import merkle
 from certsvc.transparency.checkpoint import read_unverified, verify_checkpoint
 from certsvc.verification import status as status_checks
@@ -216,6 +219,9 @@ OFFLINE_STATUS_SUMMARY = (
 )
 
 
+SCHEDULED_NOTE = "A revocation is scheduled: it takes effect on {day}."
+
+
 def _title(code: str) -> str:
     return TITLES.get(code) or status_checks.TITLES[code]
 
@@ -275,6 +281,9 @@ class _Run:
         summary = OFFLINE_SUMMARY if kind is VerdictKind.GENUINE and self.offline else ""
         if kind is VerdictKind.GENUINE and self.offline and self.status_as_of:
             summary = OFFLINE_STATUS_SUMMARY.format(as_of=self.status_as_of)
+        scheduled = self.extra.get("revocation_scheduled_for")
+        if kind is VerdictKind.GENUINE and scheduled:
+            summary = f"{SUMMARIES[kind]} {SCHEDULED_NOTE.format(day=scheduled)}"
         if failure is not None:
             summary = f"{SUMMARIES[kind]} {failure.detail[:1].upper()}{failure.detail[1:]}"
             if not summary.endswith("."):
@@ -463,13 +472,21 @@ def _registry_steps(
     if entry.status in ("reserved", "void"):
         what = "reserved but never issued" if entry.status == "reserved" else "void (never issued)"
         _fail("registry.lookup", f"document {number} is {what}", VerdictKind.UNKNOWN)
+    effective_on = entry.revocation_effective_on
+    scheduled = (
+        entry.status == "revoked"
+        and effective_on is not None
+        and run.now < effective_from(effective_on, ISSUE_DAY_ZONE)
+    )
     run.registry = RegistryStatus(
-        status=entry.status,
-        revoked_at=entry.revoked_at,
+        status="issued" if scheduled else entry.status,
+        revoked_at=None if scheduled else entry.revoked_at,
         revocation_reason=entry.revocation_reason,
         superseded_by=entry.superseded_by,
+        revocation_effective_on=effective_on,
     )
-    run.passed("registry.lookup", f"document {number} is in the registry ({entry.status})")
+    shown = "issued, revocation scheduled" if scheduled else entry.status
+    run.passed("registry.lookup", f"document {number} is in the registry ({shown})")
     if sha256 is not None:
         if entry.sha256 != sha256:
             _fail(
@@ -479,10 +496,21 @@ def _registry_steps(
             )
         run.passed("registry.hash", f"SHA-256 {sha256}")
     _registry_fields(run, entry, claims, token_text, pointer)
+    why = f" ({entry.revocation_reason})" if entry.revocation_reason else ""
+    if scheduled:
+        assert effective_on is not None
+        run.extra["revocation_scheduled_for"] = effective_on.isoformat()
+        run.passed(
+            "registry.status",
+            f"issued and current; a revocation{why} is scheduled: it takes effect on "
+            f"{effective_on.isoformat()}",
+        )
+        _log_inclusion(run, entry, trust)
+        return
     if entry.status == "revoked":
         when = f" at {entry.revoked_at.isoformat()}" if entry.revoked_at else ""
-        why = f" ({entry.revocation_reason})" if entry.revocation_reason else ""
-        _fail("registry.status", f"revoked by the bureau{when}{why}", VerdictKind.REVOKED)
+        since = f", in effect from {effective_on.isoformat()}" if effective_on else ""
+        _fail("registry.status", f"revoked by the bureau{when}{since}{why}", VerdictKind.REVOKED)
     if entry.status == "superseded":
         by = f" by document {entry.superseded_by}" if entry.superseded_by else ""
         _fail("registry.status", f"replaced{by}", VerdictKind.SUPERSEDED)

@@ -99,6 +99,12 @@ _SCHEMAS: dict[str, Any] = {
                     "revoked_at": {"type": ["string", "null"], "format": "date-time"},
                     "revocation_reason": _NULLABLE_STRING,
                     "superseded_by": _NULLABLE_STRING,
+                    "revocation_effective_on": {
+                        "type": ["string", "null"],
+                        "format": "date",
+                        "description": "The day a revocation takes effect; with status "
+                        "'issued', a revocation is scheduled for that day",
+                    },
                 },
             },
             "log": {

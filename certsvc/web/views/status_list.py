@@ -21,10 +21,26 @@ from flask import Blueprint, Response, current_app, request
 
 from certsvc.revocation.service import latest_status_list, serving_headers
 from certsvc.revocation.status_list import STATUS_LIST_PATH
+from certsvc.web import i18n
 from certsvc.web.app import json_error
 from certsvc.web.state import state
 
 bp = Blueprint("status_list", __name__)
+
+i18n.extend(
+    {
+        # the offline verifier's verdict when a status list cannot be relied on (shown here
+        # only if a verifier ever hands it to a page)
+        "verdict.status-unavailable": ("状态无法确认", "Status unknown"),
+        "verdict.status-unavailable.lead": (
+            "文书签名真实，但所给状态列表不可信，无法确认其是否已撤销或被替换。",
+            "Genuine as signed, but the status list given cannot be relied on: whether it was "
+            "revoked or replaced is unknown.",
+        ),
+        "revocation.scheduled": ("已决定撤销，生效日期", "Revocation scheduled, in effect from"),
+        "revocation.effective_on": ("撤销生效日期", "Revoked with effect from"),
+    }
+)
 
 CLOCK = "CERTSVC_CLOCK"  # app config: a callable giving the aware current time (tests)
 RETRY_SECONDS = 300
