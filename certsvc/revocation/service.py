@@ -195,6 +195,8 @@ def _changeable(session: Session, number_text: str, what: str) -> list[Document]
     target = documents[0]
     if target.status is not DocumentStatus.ISSUED:
         extra = f" by {target.superseded_by}" if target.superseded_by else ""
+        if target.status is DocumentStatus.REVOKED and target.revocation_effective_on:
+            extra = f" (in effect from {target.revocation_effective_on})"
         raise StateError(
             f"document {target.document_number} is {target.status.value}{extra}: only an issued "
             f"document can be {what}"

@@ -311,9 +311,15 @@ def test_revoked_and_superseded_documents_cannot_be_changed_again(issued: Issued
     issued.approve(issued.ask_reissue(superseded.document_number, work_unit="北京市第一医院"))
     with issued.db.session() as session:
         before = _snapshot(session)
-    with pytest.raises(StateError, match="is revoked: only an issued document can be revoked"):
+    with pytest.raises(
+        StateError,
+        match=r"is revoked \(in effect from \d{4}-\d\d-\d\d\): only an issued document can be",
+    ):
         issued.ask_revocation(revoked.document_number)
-    with pytest.raises(StateError, match="is revoked: only an issued document can be reissued"):
+    with pytest.raises(
+        StateError,
+        match=r"is revoked \(in effect from [^)]*\): only an issued document can be reissued",
+    ):
         issued.ask_reissue(revoked.document_number)
     with pytest.raises(StateError, match=r"is superseded by \d{4}-"):
         issued.ask_revocation(superseded.document_number)
