@@ -968,53 +968,55 @@ def _recover_files(session: Session, store: DocumentStore, change_id: int) -> No
 # -- the status list -------------------------------------------------------------------------
 
 
-def _revoked_rows(session: Session) -> list[tuple[int, date | None]]:
-    """(status-list index, effective day) of every revoked row."""
-    return [
-        (index, effective_on)
-        for index, effective_on in session.exec(
-            select(col(Document.status_list_index), col(Document.revocation_effective_on)).where(
-                col(Document.status_list_index).is_not(None),
-                Document.status == DocumentStatus.REVOKED,
-            )
+def highest_index(session: Session) -> int | None:
+    """The highest status-list index given out (one step down the unique index)."""
+    return session.exec(
+        select(Document.status_list_index)
+        .where(col(Document.status_list_index).is_not(None))
+        .order_by(col(Document.status_list_index).desc())
+        .limit(1)
+    ).first()
+
+
+def scheduled_effects(session: Session, zone: tzinfo, since: date) -> list[datetime]:
+    """When the revocations effective on ``since`` or later take effect, sorted (a few rows:
+    the effective day is looked up only for revoked rows that have one)."""
+    days = session.exec(
+        select(col(Document.revocation_effective_on))
+        .where(
+            Document.status == DocumentStatus.REVOKED,
+            col(Document.revocation_effective_on).is_not(None),
+            col(Document.revocation_effective_on) >= since,
         )
-        if index is not None
-    ]
-
-
-def scheduled_effects(session: Session, zone: tzinfo) -> list[datetime]:
-    """When each revoked row's revocation takes (or took) effect, sorted; a row without an
-    effective day is in effect (as it always was)."""
-    return sorted(effective_from(day, zone) for _, day in _revoked_rows(session) if day is not None)
+        .distinct()
+    ).all()
+    return sorted(effective_from(day, zone) for day in days if day is not None)
 
 
 def flagged_entries(
     session: Session, as_of: datetime, zone: tzinfo
 ) -> tuple[int | None, list[tuple[int, EntryStatus]]]:
     """The highest status-list index given out, and every index that is not valid at
-    ``as_of``: superseded, or revoked with its effective day begun."""
-    highest = session.exec(
-        select(Document.status_list_index)
-        .where(col(Document.status_list_index).is_not(None))
-        .order_by(col(Document.status_list_index).desc())
-        .limit(1)
-    ).first()
-    flagged = [
-        (index, EntryStatus.REVOKED)
-        for index, day in _revoked_rows(session)
-        if day is None or effective_from(day, zone) <= as_of
-    ]
-    flagged += [
-        (index, EntryStatus.SUPERSEDED)
-        for index in session.exec(
-            select(Document.status_list_index).where(
-                col(Document.status_list_index).is_not(None),
-                Document.status == DocumentStatus.SUPERSEDED,
-            )
+    ``as_of``: superseded, or revoked with its effective day begun (a row without an
+    effective day is in effect, as it always was). One pass over the changed rows."""
+    flagged: list[tuple[int, EntryStatus]] = []
+    for index, status, day in session.exec(
+        select(
+            col(Document.status_list_index),
+            col(Document.status),
+            col(Document.revocation_effective_on),
+        ).where(
+            col(Document.status_list_index).is_not(None),
+            col(Document.status).in_([DocumentStatus.REVOKED, DocumentStatus.SUPERSEDED]),
         )
-        if index is not None
-    ]
-    return highest, flagged
+    ):
+        if index is None:
+            continue
+        if status is DocumentStatus.SUPERSEDED:
+            flagged.append((index, EntryStatus.SUPERSEDED))
+        elif day is None or effective_from(day, zone) <= as_of:
+            flagged.append((index, EntryStatus.REVOKED))
+    return highest_index(session), flagged
 
 
 def publish_status_list(
@@ -1038,7 +1040,11 @@ def publish_status_list(
     highest, flagged = flagged_entries(session, issued_at, zone)
     length = list_length(highest)
     next_update = issued_at + validity
-    upcoming = [moment for moment in scheduled_effects(session, zone) if moment > issued_at]
+    upcoming = [
+        moment
+        for moment in scheduled_effects(session, zone, issued_at.astimezone(zone).date())
+        if moment > issued_at
+    ]
     if upcoming and upcoming[0] < next_update:
         next_update = upcoming[0]
     last = session.exec(
@@ -1102,14 +1108,15 @@ def publication_due(
     latest = latest_status_list(session)
     if latest is None:
         return "no status list has been published yet"
-    effects = scheduled_effects(session, zone)
+    since = latest.issued_at.astimezone(zone).date() - timedelta(days=1)
+    effects = scheduled_effects(session, zone, since)
     took_effect = [moment for moment in effects if latest.issued_at < moment <= now]
     if took_effect:
         return (
             f"a scheduled revocation took effect at {took_effect[0].isoformat()}, after status "
             f"list {latest.sequence} was issued"
         )
-    highest, _ = flagged_entries(session, now, zone)
+    highest = highest_index(session)
     if highest is not None and highest >= latest.length:
         return (
             f"documents have status-list entries up to {highest}, beyond status list "
