@@ -18,7 +18,12 @@ from certsvc.issuance.models import Document, DocumentStatus
 from certsvc.notifications.models import Notification
 from certsvc.revocation import service
 from certsvc.revocation.models import StatusListPublication
-from certsvc.revocation.status_list import EntryStatus, effective_from, verify_status_list
+from certsvc.revocation.status_list import (
+    BLOCK_ENTRIES,
+    EntryStatus,
+    effective_from,
+    verify_status_list,
+)
 from certsvc.transparency.models import EntryKind, LogEntry
 from certsvc.transparency.service import trust_from_database
 from certsvc.verification.registry import DatabaseRegistry
@@ -228,3 +233,19 @@ def test_status_publish_if_due_from_the_command_line(
         "--passphrase-file", passphrase, code=2,
     )  # fmt: skip
     assert "--margin-minutes" in margin.output
+
+
+def test_if_due_when_documents_lie_beyond_the_latest_list(issued: Issued) -> None:
+    """After a batch gives entries past the list's length, the list is replaced at once."""
+    start = issued.world.ctx.now() + timedelta(minutes=1)
+    published, _ = _publish_if_due(issued, start)
+    assert published is not None and published.length == BLOCK_ENTRIES
+    newest = issued.certificates()[-1]
+    with issued.db.session() as session:  # as if a batch had reached the next block
+        row = session.get(Document, newest.id)
+        assert row is not None
+        row.status_list_index = BLOCK_ENTRIES
+        session.add(row)
+    published, why = _publish_if_due(issued, start + timedelta(minutes=5))
+    assert published is not None and f"beyond status list 1's {BLOCK_ENTRIES}" in why
+    assert published.length == 2 * BLOCK_ENTRIES

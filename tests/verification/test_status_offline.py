@@ -219,3 +219,34 @@ def test_a_record_without_a_status_entry_cannot_be_checked_with_a_list(issued: I
         read_list(StatusListInput(listed), None, trust, now)
     assert refused.value.code == "status.list" and refused.value.detail.startswith("url: ")
     assert refused.value.kind is VerdictKind.STATUS_UNAVAILABLE
+
+
+def test_a_list_signed_after_its_signer_was_revoked_is_refused(issued: Issued) -> None:
+    """The document was signed before the signer's revocation (still genuine as signed), but
+    a status list signed by it afterwards is not to be relied on."""
+    target = issued.certificates()[0]
+    pdf = _pdf(issued, target.document_number)
+    world = issued.world
+    published = service.publish_now(
+        world.db,
+        world.settings,
+        world.ctx.keystore,
+        actor="test:publisher",
+        passphrase=world.passphrase,
+        now=world.ctx.now() + timedelta(minutes=2),
+    )
+    at = published.issued_at + timedelta(minutes=1)
+    with issued.db.session() as session:
+        trust = TrustAnchors.from_database(session, now=at)
+    signer = trust.signers[published.key_id]
+    revoked = dataclasses.replace(signer, revoked_at=published.issued_at - timedelta(seconds=1))
+    assert revoked.revoked_at is not None and target.issued_at is not None
+    assert target.issued_at < revoked.revoked_at  # the PDF itself was signed before
+    anchors = dataclasses.replace(trust, signers={**trust.signers, signer.key_id: revoked})
+    verdict = verify_pdf(
+        pdf, anchors, None, at, status_list=StatusListInput(bytes(published.content))
+    )
+    assert verdict.kind is VerdictKind.STATUS_UNAVAILABLE, verdict.failures
+    (failed,) = verdict.failures
+    assert failed.code == "status.list" and failed.detail.startswith("signature: ")
+    assert "revoked at" in failed.detail
