@@ -12,6 +12,14 @@ the registry changes yet; a document has at most one open change.
 date); a ``revoke`` entry per document in the transparency log and a signed tree head; an audit
 event per document; one message to the holder; a new signed status list.
 
+**Scheduling.** An effective date after today (at most :data:`MAX_SCHEDULE` ahead) is a
+revocation decided now and in effect from that day's first instant in the bureau's time zone:
+the approval writes the registry rows (*revoked*, ``revocation_effective_on`` ahead), the log
+entries, the audit events and the holder's message at once; verifiers treat the document as
+current until that instant (with a note), and no status list is valid past it
+(:func:`publish_status_list`), so :func:`publish_if_due` (``certsvc status publish --if-due``,
+every few minutes) publishes the list that shows it revoked as soon as it takes effect.
+
 **Reissuing** follows the batch's crash-safe order:
 
 1. *reserve*: the new numbers (the next sequence number of the same year, region, series and

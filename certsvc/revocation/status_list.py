@@ -23,6 +23,10 @@ JSON::
      "sequence": 12, "issued_at": "…", "next_update": "…", "status_size": 2,
      "length": 131072, "status_messages": [...], "encoded_list": "uH4sI…"}
 
+A document's record names its entry (``credentialStatus``: :class:`StatusEntry`,
+:func:`status_entry`). A list's ``next_update`` is never later than the moment the next
+scheduled revocation takes effect (:func:`effective_from`), so no list outlives what it says.
+
 A verifier fetches it once and checks many documents offline: the signature against the
 signers it trusts (the trust list), ``next_update`` not passed, ``sequence`` not older than one
 already accepted; then :meth:`StatusList.status_of` per document index.
