@@ -9,7 +9,7 @@ Build time is the encoding (bits set, GZIP level 9, base64url) plus the signatur
 ``--database`` the whole publication is timed as ``certsvc status publish`` does it: a small demo
 bureau is issued in a temporary SQLite database (or a throw-away PostgreSQL database with
 ``--postgres URL``), N registry rows are added in bulk by SQL (copies of a real row, a random
-``--revoked`` share of them revoked; the registry's one-current-document-per-result index is
+``--revoked`` share of them revoked; the registry's one-issued-document-per-result index is
 dropped for them), and the query, encoding, signature and insert of the publication are
 timed together::
 
@@ -146,7 +146,7 @@ def from_registry(folder: Path, url: str, documents: int, revoked: float) -> Non
     passphrase = Passphrase.from_sources(file=settings.data_dir / "demo" / "signer.pass")
     added = time.perf_counter()
     with db.session() as session:
-        session.execute(sa.text("DROP INDEX uq_document_current_per_result"))
+        session.execute(sa.text("DROP INDEX uq_document_issued_per_result"))
         if db.backend == "sqlite":
             statement = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
             statement += "WHERE i < :count) " + _COPY.format(

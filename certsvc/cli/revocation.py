@@ -140,6 +140,12 @@ def approve(
     if change.new_numbers:
         for old, new in change.new_numbers.items():
             ctx.console.print(f"{old} superseded by {new}")
+    elif change.effective_on is not None and change.effective_on > ctx.today():
+        ctx.console.print(
+            f"request {request_id}: {change.document_number} and companion will be revoked from "
+            f"{change.effective_on} (scheduled: logged and the holder told now; the status list "
+            "flips on that day via `certsvc status publish --if-due`)"
+        )
     else:
         ctx.console.print(f"request {request_id}: {change.document_number} and companion revoked")
     if not no_notify:
@@ -201,6 +207,9 @@ def show(ctx: CliContext, document_number: str) -> None:
         "revoked_at": found.revoked_at.isoformat() if found.revoked_at else None,
         "reason": found.reason,
         "effective_on": found.effective_on.isoformat() if found.effective_on else None,
+        "revocation_scheduled": found.status.value == "revoked"
+        and found.effective_on is not None
+        and found.effective_on > ctx.today(),
         "superseded_by": found.superseded_by,
         "replaces": found.replaces,
         "status_list_url": found.status_list_url,
@@ -223,25 +232,62 @@ def status() -> None:
     show_default=True,
     help="Hours until verifiers must fetch a newer list.",
 )
+@click.option(
+    "--if-due",
+    is_flag=True,
+    help="Publish only when a list is due: none yet, the latest's next_update within "
+    "--margin-minutes, a scheduled revocation taken effect, or new entries beyond its length "
+    "(for cron or a timer, every few minutes).",
+)
+@click.option(
+    "--margin-minutes",
+    type=click.IntRange(min=0, max=24 * 60),
+    default=int(service.PUBLISH_MARGIN.total_seconds() // 60),
+    show_default=True,
+    help="With --if-due: publish this long before the latest list's next_update.",
+)
 @passphrase_options
 @pass_ctx
 def publish(
     ctx: CliContext,
     agency_code: str | None,
     valid_hours: int,
+    if_due: bool,
+    margin_minutes: int,
     passphrase_env: str | None,
     passphrase_file: Path | None,
 ) -> None:
-    """Sign and record a fresh status list (run it well within --valid-hours, e.g. hourly)."""
-    published = service.publish_now(
-        ctx.migrated_db(),
-        ctx.settings,
-        ctx.keystore,
-        actor=ctx.actor,
-        passphrase=_passphrase(passphrase_env, passphrase_file),
-        agency_code=agency_code,
-        validity=timedelta(hours=valid_hours),
-    )
+    """Sign and record a fresh status list. Scheduled: `--if-due` every few minutes, so that
+    a list is replaced before its next_update and as soon as a scheduled revocation takes
+    effect (a list never stays valid past that moment)."""
+    passphrase = _passphrase(passphrase_env, passphrase_file)
+    if if_due:
+        published, why = service.publish_if_due(
+            ctx.migrated_db(),
+            ctx.settings,
+            ctx.keystore,
+            actor=ctx.actor,
+            passphrase=passphrase,
+            agency_code=agency_code,
+            now=ctx.now(),
+            validity=timedelta(hours=valid_hours),
+            margin=timedelta(minutes=margin_minutes),
+        )
+        if published is None:
+            ctx.console.print(f"not due: {why}")
+            return
+        ctx.console.print(f"due: {why}")
+    else:
+        published = service.publish_now(
+            ctx.migrated_db(),
+            ctx.settings,
+            ctx.keystore,
+            actor=ctx.actor,
+            passphrase=passphrase,
+            agency_code=agency_code,
+            now=ctx.now(),
+            validity=timedelta(hours=valid_hours),
+        )
     ctx.console.print(
         f"status list {published.sequence}: {published.length} entries, {published.flagged} "
         f"revoked or superseded, {len(published.content)} bytes, signed by {published.key_id}, "

@@ -1,11 +1,20 @@
 """``certsvc verify``: the offline verifier. A PDF or a QR token, checked with the published
 trust list and the pinned root fingerprint alone: no database, no network.
 
-Exit codes: 0 genuine (offline: genuine as signed — the registry, and so a revocation or
-reissue of the document itself, is not consulted); 10 forged, altered or damaged; 11 unknown;
-12 revoked; 13 superseded; 14 signed by a revoked signer; 2 bad input (no such file, neither
-or both of FILE and --token); 6 the trust list does not verify (wrong root, bad signature,
-out of date).
+With ``--status-list LIST.jws`` (``GET /status/list.jws``, or ``certsvc status export``) a PDF's
+status is checked too: the list's signature against the trust list's signers, its
+``next_update``, its sequence (not below ``--min-sequence``, the newest the verifier accepted
+before), its URL against the one the PDF's record names, then the document's entry. A QR
+token names no entry (its byte budget is full), so ``--token`` with ``--status-list`` is
+refused as bad input (exit 2): verify the PDF, or the token online.
+
+Exit codes: 0 genuine (offline: genuine as signed — without a status list the registry, and
+so a revocation or reissue of the document itself, is not consulted; with one, current as of
+that list); 10 forged, altered or damaged; 11 unknown; 12 revoked; 13 superseded; 14 signed
+by a revoked signer; 15 the status list cannot be relied on (the failed check says which:
+signature, freshness, sequence, url, format), so the status is unknown; 2 bad input (no such
+file, neither or both of FILE and --token, --status-list with --token); 6 the trust list does
+not verify (wrong root, bad signature, out of date).
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ import click
 
 from certsvc.errors import InputError
 from certsvc.verification.export import EXIT_CODES, verdict_as_dict
+from certsvc.verification.status import StatusListInput
 from certsvc.verification.trust import TrustAnchors, check_fingerprint_text
 from certsvc.verification.verdict import Outcome, Verdict
 from certsvc.verification.verifier import verify_pdf, verify_token
@@ -67,17 +77,46 @@ def _print(verdict: Verdict, subject: str) -> None:
     envvar="CERTSVC_ROOT_FINGERPRINT",
     help="The bureau root's SHA-256 fingerprint (64 hex digits), obtained out of band.",
 )
+@click.option(
+    "--status-list",
+    "status_list",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="A status list (the web service's /status/list.jws): check the PDF's status in it.",
+)
+@click.option(
+    "--min-sequence",
+    type=click.IntRange(min=1),
+    default=None,
+    help="With --status-list: refuse a list older than this sequence (one already accepted).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
 def verify(
-    file: Path | None, token: str | None, trust_list: Path, root_fingerprint: str, as_json: bool
+    file: Path | None,
+    token: str | None,
+    trust_list: Path,
+    root_fingerprint: str,
+    status_list: Path | None,
+    min_sequence: int | None,
+    as_json: bool,
 ) -> None:
-    """Verify a signed PDF (FILE) or a QR token (--token) offline, with the trust list alone.
+    """Verify a signed PDF (FILE) or a QR token (--token) offline, with the trust list alone,
+    and with --status-list a PDF's current status as that signed list shows it.
 
     Prints every check and the verdict. Exit status 0 only for a genuine document; offline
-    that means genuine as signed (its registry status is not checked). Otherwise 10 forged,
-    11 unknown, 12 revoked, 13 superseded, 14 signer revoked."""
+    without a status list that means genuine as signed (its registry status is not checked).
+    Otherwise 10 forged, 11 unknown, 12 revoked, 13 superseded, 14 signer revoked, 15 the
+    status list cannot be relied on."""
     if (file is None) == (token is None):
         raise InputError("give either a PDF file or --token, not both and not neither")
+    if status_list is not None and token is not None:
+        raise InputError(
+            "--status-list checks a PDF: a QR token does not say where its status lives (its "
+            "status-list index is only in the PDF's record); verify the PDF with the list, or "
+            "the token online"
+        )
+    if min_sequence is not None and status_list is None:
+        raise InputError("--min-sequence goes with --status-list")
     # pyHanko logs every failed validation with a traceback; the verdict says it in a sentence
     for name in ("pyhanko", "pyhanko_certvalidator"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
@@ -87,8 +126,11 @@ def verify(
         root_fingerprint=check_fingerprint_text(root_fingerprint),
         now=now,
     )
+    given = None
+    if status_list is not None:
+        given = StatusListInput(_read(status_list, "the status list"), min_sequence)
     if file is not None:
-        verdict = verify_pdf(_read(file, "the PDF"), anchors, None, now)
+        verdict = verify_pdf(_read(file, "the PDF"), anchors, None, now, status_list=given)
         subject = str(file)
     else:
         assert token is not None

@@ -17,7 +17,17 @@ import rfc8785
 from certsvc.roster.catalog import Level
 from certsvc.roster.identity import GENDER_LABELS, ID_TYPE_LABELS, Gender, IdType
 
-RECORD_FORMAT = "certsvc-record/1"
+RECORD_FORMAT_V1 = "certsvc-record/1"  # without a status entry: documents made before it
+RECORD_FORMAT = "certsvc-record/2"  # with ``credentialStatus``: where the status lives
+STATUS_ENTRY_TYPE = "BitstringStatusListEntry"
+STATUS_PURPOSE = "message"  # 2-bit entries with messages (W3C Bitstring Status List v1.0)
+STATUS_SIZE = 2
+# what each 2-bit value means (the status list's own ``status_messages`` say the same)
+STATUS_MESSAGES = [
+    {"status": "0x0", "message": "valid"},
+    {"status": "0x1", "message": "revoked"},
+    {"status": "0x2", "message": "superseded"},
+]
 RECORD_FILENAME = "certsvc-record.json"
 # the QR token as text, so that software need not scan the QR code
 TOKEN_FILENAME = "certsvc-token.txt"  # noqa: S105 - a file name, not a secret
@@ -35,6 +45,42 @@ class DocumentType(StrEnum):
     def code(self) -> int:
         """Compact code used in the QR token."""
         return 1 if self is DocumentType.CERTIFICATE else 2
+
+
+@dataclass(frozen=True, slots=True)
+class StatusEntry:
+    """Where a document's status is published: the status list's URL and its entry there, as
+    the record's ``credentialStatus`` (in the manner of the W3C ``BitstringStatusListEntry``;
+    ``statusListIndex`` is a decimal string, as W3C writes it)."""
+
+    url: str
+    index: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": f"{self.url}#{self.index}",
+            "type": STATUS_ENTRY_TYPE,
+            "statusPurpose": STATUS_PURPOSE,
+            "statusListIndex": str(self.index),
+            "statusListCredential": self.url,
+            "statusSize": STATUS_SIZE,
+            "statusMessage": STATUS_MESSAGES,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> StatusEntry:
+        """The entry a record states; ``ValueError`` naming what is wrong."""
+        if not isinstance(data, dict):
+            raise ValueError("credentialStatus is not an object")
+        url, index = data.get("statusListCredential"), data.get("statusListIndex")
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            raise ValueError("credentialStatus.statusListCredential is not an http(s) URL")
+        if not isinstance(index, str) or not index.isascii() or not index.isdigit():
+            raise ValueError("credentialStatus.statusListIndex is not a decimal string")
+        entry = cls(url=url, index=int(index))
+        if data != entry.as_dict():
+            raise ValueError("credentialStatus is not a certsvc status entry as certsvc writes it")
+        return entry
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +103,20 @@ class DocumentRecord:
     agency_name: str
     issued_on: date
     signer_key_id: str
+    # where the status lives (format 2); None only in a record made outside the registry
+    # (a preview, `certsvc document sign`) or before certsvc recorded it (format 1)
+    status: StatusEntry | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Every field, JSON-ready, with the Chinese labels a reader sees next to the codes."""
+        data = self._fields()
+        if self.status is not None:
+            data["credentialStatus"] = self.status.as_dict()
+        return data
+
+    def _fields(self) -> dict[str, Any]:
         return {
-            "format": RECORD_FORMAT,
+            "format": RECORD_FORMAT if self.status is not None else RECORD_FORMAT_V1,
             "document_type": self.document_type.value,
             "document_title": self.document_type.heading,
             "document_number": self.document_number,
@@ -96,8 +151,11 @@ class DocumentRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DocumentRecord:
-        if data.get("format") != RECORD_FORMAT:
-            raise ValueError(f"not a {RECORD_FORMAT} record")
+        status: StatusEntry | None = None
+        if data.get("format") == RECORD_FORMAT:
+            status = StatusEntry.from_dict(data.get("credentialStatus"))
+        elif data.get("format") != RECORD_FORMAT_V1 or "credentialStatus" in data:
+            raise ValueError(f"not a {RECORD_FORMAT} (or {RECORD_FORMAT_V1}) record")
         holder, qualification, issuer = data["holder"], data["qualification"], data["issuer"]
         return cls(
             document_type=DocumentType(data["document_type"]),
@@ -118,6 +176,7 @@ class DocumentRecord:
             agency_name=issuer["agency_name"],
             issued_on=date.fromisoformat(issuer["issued_on"]),
             signer_key_id=issuer["signer_key_id"],
+            status=status,
         )
 
 

@@ -44,9 +44,11 @@ class DocumentStatus(StrEnum):
     SUPERSEDED = "superseded"
 
 
-# a candidate has at most one document of each type that is reserved or current
+# a candidate has at most one current (issued) document of each type, and at most one
+# reserved: a reissue reserves the new rows, beside the issued ones it will supersede
 CURRENT_STATUSES = (DocumentStatus.RESERVED, DocumentStatus.ISSUED)
-_CURRENT_SQL = "status IN ('reserved', 'issued')"
+_ISSUED_SQL = "status = 'issued'"
+_RESERVED_SQL = "status = 'reserved'"
 
 
 class IssuanceBatch(SQLModel, table=True):
@@ -93,12 +95,20 @@ class Document(SQLModel, table=True):
     __tablename__ = "document"
     __table_args__ = (
         sa.Index(
-            "uq_document_current_per_result",
+            "uq_document_issued_per_result",
             "result_id",
             "document_type",
             unique=True,
-            sqlite_where=sa.text(_CURRENT_SQL),
-            postgresql_where=sa.text(_CURRENT_SQL),
+            sqlite_where=sa.text(_ISSUED_SQL),
+            postgresql_where=sa.text(_ISSUED_SQL),
+        ),
+        sa.Index(
+            "uq_document_reserved_per_result",
+            "result_id",
+            "document_type",
+            unique=True,
+            sqlite_where=sa.text(_RESERVED_SQL),
+            postgresql_where=sa.text(_RESERVED_SQL),
         ),
         sa.Index("ix_document_batch_status", "batch_id", "status"),
     )

@@ -28,7 +28,7 @@ from certsvc.issuance.records import reserved_documents
 from certsvc.issuance.store import DocumentStore
 from certsvc.issuance.worker import CandidateOutcome, MadeDocument
 from certsvc.notifications import service as notifications
-from certsvc.revocation.status_list import status_list_url
+from certsvc.revocation.status_list import status_entry
 from certsvc.roster.models import Person
 
 _DOCUMENTS: sa.Table = Document.__table__  # type: ignore[attr-defined]
@@ -164,7 +164,6 @@ def _mark_issued(
     positions = logbook.log_issued(
         session, [entry for _, entry, _ in issued], run.agency, run.batch_id, actor=actor
     )
-    url = status_list_url(run.base_url)
     session.execute(
         sa.update(_DOCUMENTS).where(_DOCUMENTS.c.id == sa.bindparam("document_id")),
         [
@@ -177,8 +176,9 @@ def _mark_issued(
                 "token": made.token,
                 "issued_at": now,
                 "log_index": position,
-                "status_list_index": document_id,  # its entry in the status list
-                "status_list_url": url,
+                # its entry in the status list, as its record names it (see the worker)
+                "status_list_index": status_entry(run.base_url, document_id).index,
+                "status_list_url": status_entry(run.base_url, document_id).url,
             }
             for (document_id, _, made), position in zip(issued, positions, strict=True)
         ],

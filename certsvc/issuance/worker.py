@@ -10,6 +10,7 @@ leaves at most a staged file that the next run discards.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import gc
 import logging
 import os
@@ -26,6 +27,7 @@ from certsvc.errors import CertsvcError
 from certsvc.issuance.store import FileDocumentStore
 from certsvc.keys.files import Passphrase
 from certsvc.keys.service import KeyStore
+from certsvc.revocation.status_list import status_entry
 
 log = logging.getLogger(__name__)
 
@@ -95,13 +97,16 @@ class CandidateMaker:
         )
         self.store = FileDocumentStore(settings.document_store_dir).ensure()
         self.run = setup.run
+        self.base_url = settings.public_base_url
 
     def make(self, job: CandidateJob) -> CandidateOutcome:
         made: list[MadeDocument] = []
         totals: dict[str, float] = {}
         try:
             for document_id, record in job.documents:
-                issued = self.factory.make(record)
+                # the record names its status-list entry: the row's id, reserved before now
+                entry = status_entry(self.base_url, document_id)
+                issued = self.factory.make(dataclasses.replace(record, status=entry))
                 name = staged_name(document_id, self.run)
                 stored = self.store.stage(name, issued.pdf, durable=False)  # see _record
                 made.append(

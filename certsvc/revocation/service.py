@@ -12,15 +12,25 @@ the registry changes yet; a document has at most one open change.
 date); a ``revoke`` entry per document in the transparency log and a signed tree head; an audit
 event per document; one message to the holder; a new signed status list.
 
+**Scheduling.** An effective date after today (at most :data:`MAX_SCHEDULE` ahead) is a
+revocation decided now and in effect from that day's first instant in the bureau's time zone:
+the approval writes the registry rows (*revoked*, ``revocation_effective_on`` ahead), the log
+entries, the audit events and the holder's message at once; verifiers treat the document as
+current until that instant (with a note), and no status list is valid past it
+(:func:`publish_status_list`), so :func:`publish_if_due` (``certsvc status publish --if-due``,
+every few minutes) publishes the list that shows it revoked as soon as it takes effect.
+
 **Reissuing** follows the batch's crash-safe order:
 
 1. *reserve*: the new numbers (the next sequence number of the same year, region, series and
-   level) are allocated and written on the approved change, in one transaction, before anything
-   is signed — a number is never reused, whatever happens next;
+   level) are allocated and written on the approved change, and the new registry rows are
+   inserted *reserved* (``replaces``), in one transaction, before anything is signed — a
+   number is never reused, whatever happens next, and each new record can name its
+   status-list entry (the row's id, :func:`~certsvc.revocation.status_list.status_entry`);
 2. *sign*: the corrected records are rendered and signed in memory;
-3. *record*, in one transaction: the old rows become *superseded* (``superseded_by``), the new
-   rows are inserted *issued* (``replaces``), the signed PDFs are staged under the new rows'
-   ids before the commit, ``reissue`` log entries (naming the replaced number) with a tree head
+3. *record*, in one transaction: the old rows become *superseded* (``superseded_by``), the
+   reserved rows *issued*, the signed PDFs are staged under the new rows' ids before the
+   commit, ``reissue`` log entries (naming the replaced number) with a tree head
    and inclusion proofs, audit events, the holder's message, a new status list;
 4. *promote* the staged files to the store.
 
@@ -34,7 +44,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from email.utils import format_datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -71,9 +81,11 @@ from certsvc.revocation.status_list import (
     MEDIA_TYPE,
     EntryStatus,
     content_sha256,
+    effective_from,
     encode_bitstring,
     list_length,
     sign_status_list,
+    status_entry,
     status_list_payload,
     status_list_url,
 )
@@ -86,6 +98,10 @@ from certsvc.verification import verdict
 STATUS_LIST_MEDIA_TYPE = f"application/{MEDIA_TYPE}"
 DOCUMENT_REVOKED = "document-revoked"
 DOCUMENT_REISSUED = "document-reissued"
+DEFAULT_ZONE = ZoneInfo("Asia/Shanghai")  # CERTSVC_TIMEZONE's default: effective days' zone
+MAX_SCHEDULE = timedelta(days=366)  # how far ahead a revocation may be scheduled
+PUBLISH_MARGIN = timedelta(hours=1)  # `status publish --if-due`: publish this long before due
+MAX_CACHE_SECONDS = 300  # how long a cache may keep the served status list (five minutes)
 CORRECTABLE = {"name": 64, "work_unit": 128}  # holder details a reissue may correct, max length
 REASON_LABELS = {
     RevocationReason.FRAUD_ON_RECHECK: "复核发现弄虚作假",
@@ -187,6 +203,8 @@ def _changeable(session: Session, number_text: str, what: str) -> list[Document]
     target = documents[0]
     if target.status is not DocumentStatus.ISSUED:
         extra = f" by {target.superseded_by}" if target.superseded_by else ""
+        if target.status is DocumentStatus.REVOKED and target.revocation_effective_on:
+            extra = f" (in effect from {target.revocation_effective_on})"
         raise StateError(
             f"document {target.document_number} is {target.status.value}{extra}: only an issued "
             f"document can be {what}"
@@ -224,10 +242,10 @@ def request_revocation(
         raise InputError(
             f"effective date {effective_on} is before the document was issued ({target.issued_on})"
         )
-    if effective_on > today:
+    if effective_on > today + MAX_SCHEDULE:
         raise InputError(
-            f"effective date {effective_on} is after today ({today}): a revocation takes effect "
-            "when it is approved or earlier; ask again on that day"
+            f"effective date {effective_on} is more than a year after today ({today}): a "
+            f"revocation may be scheduled at most {MAX_SCHEDULE.days} days ahead"
         )
     return _new_change(
         session,
@@ -455,6 +473,11 @@ def _revoke(
         documents = _load(session, change, lock=True)
         reason = change.reason
         assert reason is not None and change.effective_on is not None
+        zone = ZoneInfo(settings.timezone)
+        # decided now, in effect from its day: until then the document verifies as genuine
+        # (with a note) and the status list shows it valid; the log entry and the holder's
+        # message are written now, at approval
+        scheduled = effective_from(change.effective_on, zone) > now
         for document in documents:
             document.status = DocumentStatus.REVOKED
             document.revoked_at = now
@@ -495,6 +518,7 @@ def _revoke(
                         "requested_by": change.requested_by,
                         "reason": reason.value,
                         "effective_on": change.effective_on.isoformat(),
+                        "scheduled": scheduled,
                         "log_index": entry.leaf_index,
                         "tree_size": head,
                     },
@@ -517,6 +541,7 @@ def _revoke(
                         numbers=[document.document_number for document in documents],
                         reason=reason,
                         effective_on=change.effective_on,
+                        scheduled=scheduled,
                     ),
                 )
             ],
@@ -542,6 +567,8 @@ def _publish_and_finish(
         actor=options.actor,
         now=now,
         validity=options.status_list_validity,
+        zone=ZoneInfo(settings.timezone),
+        reason=f"request {change.id} ({change.kind.value}) approved",
     )
     _finish(change, options.actor, now, session)
 
@@ -588,11 +615,16 @@ def revoked_body(
     numbers: Sequence[str],
     reason: RevocationReason,
     effective_on: date,
+    scheduled: bool = False,
 ) -> str:
+    when = (
+        f"将自 {effective_on.isoformat()} 起撤销（此前仍然有效）"
+        if scheduled
+        else f"自 {effective_on.isoformat()} 起撤销"
+    )
     return (
         f"【{agency_name}】{holder_name}您好，您的电子职称文书（编号 {'、'.join(numbers)}）"
-        f"自 {effective_on.isoformat()} 起撤销，原因：{REASON_LABELS[reason]}。"
-        "如有疑问请联系发证机关。"
+        f"{when}，原因：{REASON_LABELS[reason]}。如有疑问请联系发证机关。"
     )
 
 
@@ -627,7 +659,8 @@ def _reissue(
             _allocate(session, change, documents, issued_on, options.actor, now)
         elif change.status is not ChangeStatus.APPROVED:
             raise StateError(f"request {change_id} is {change.status.value}")
-        records = _records(session, change, documents)
+        reserved = _reserve_rows(session, change, documents, settings.public_base_url, now)
+        records = _records(session, change, documents, reserved, settings.public_base_url)
     # 2. sign
     factory = DocumentFactory(renderer_for(settings), material, base_url=settings.public_base_url)
     try:
@@ -697,6 +730,54 @@ def _allocate(
     )
 
 
+def _reserve_rows(
+    session: Session,
+    change: DocumentChange,
+    documents: Sequence[Document],
+    base_url: str,
+    now: datetime,
+) -> dict[str, Document]:
+    """The new documents' registry rows, *reserved* (beside the issued ones they will
+    supersede) in the transaction that allocated their numbers, so that each new record can
+    name its status-list entry before it is signed; by old number. A resumed change finds
+    them; one approved before rows were reserved gets them now."""
+    numbers = [change.new_numbers[document.document_number] for document in documents]
+    found = {
+        row.document_number: row
+        for row in session.exec(
+            select(Document).where(col(Document.document_number).in_(numbers)).with_for_update()
+        )
+    }
+    rows: dict[str, Document] = {}
+    for old in documents:
+        number = change.new_numbers[old.document_number]
+        row = found.get(number)
+        if row is None:
+            row = Document(
+                document_number=number,
+                document_type=old.document_type,
+                status=DocumentStatus.RESERVED,
+                result_id=old.result_id,
+                person_id=old.person_id,
+                agency_id=old.agency_id,
+                issued_on=change.new_issued_on or now.date(),
+                replaces=old.document_number,
+                created_at=now,
+            )
+            session.add(row)
+        elif row.status is not DocumentStatus.RESERVED or row.replaces != old.document_number:
+            raise StateError(
+                f"document {number} is {row.status.value}, not reserved for request {change.id}"
+            )
+        rows[old.document_number] = row
+    session.flush()
+    for row in rows.values():
+        entry = status_entry(base_url, row.id or 0)
+        row.status_list_index, row.status_list_url = entry.index, entry.url
+        session.add(row)
+    return rows
+
+
 def _corrected(person: Person, corrections: Mapping[str, Any]) -> dict[str, Any]:
     values = {"name": person.name, "work_unit": person.work_unit}
     values.update({k: v for k, v in corrections.items() if k in CORRECTABLE})
@@ -704,7 +785,11 @@ def _corrected(person: Person, corrections: Mapping[str, Any]) -> dict[str, Any]
 
 
 def _records(
-    session: Session, change: DocumentChange, documents: Sequence[Document]
+    session: Session,
+    change: DocumentChange,
+    documents: Sequence[Document],
+    reserved: Mapping[str, Document],
+    base_url: str,
 ) -> list[DocumentRecord]:
     person, agency = _holder_and_agency(session, documents[0])
     result = session.get(ReviewResult, documents[0].result_id)
@@ -735,6 +820,7 @@ def _records(
             agency_name=agency.name,
             issued_on=issued_on,
             signer_key_id="",
+            status=status_entry(base_url, reserved[document.document_number].id or 0),
         )
         for document in documents
     ]
@@ -773,30 +859,26 @@ def _record_reissue(
         document.superseded_by = change.new_numbers[document.document_number]
         session.add(document)
     session.flush()
-    url = status_list_url(settings.public_base_url)
+    reserved = _reserve_rows(session, change, documents, settings.public_base_url, now)
     new_documents: list[Document] = []
     for old, issued in zip(documents, made, strict=True):
-        new = Document(
-            document_number=issued.record.document_number,
-            document_type=old.document_type,
-            status=DocumentStatus.ISSUED,
-            result_id=old.result_id,
-            person_id=old.person_id,
-            agency_id=old.agency_id,
-            issued_on=issued.record.issued_on,
-            sha256=issued.sha256,
-            size=len(issued.pdf),
-            signer_key_id=issued.record.signer_key_id,
-            token=issued.token_text,
-            issued_at=now,
-            replaces=old.document_number,
-            status_list_url=url,
-        )
+        new = reserved[old.document_number]
+        if issued.record.status != status_entry(settings.public_base_url, new.id or 0):
+            raise StateError(
+                f"the signed record of {new.document_number} names another status entry than "
+                "its registry row; approve the request again"
+            )
+        new.status = DocumentStatus.ISSUED
+        new.issued_on = issued.record.issued_on
+        new.sha256 = issued.sha256
+        new.size = len(issued.pdf)
+        new.signer_key_id = issued.record.signer_key_id
+        new.token = issued.token_text
+        new.issued_at = now
         session.add(new)
         new_documents.append(new)
     session.flush()
     for new, issued in zip(new_documents, made, strict=True):
-        new.status_list_index = new.id
         name = f"d{new.id}.x{change_id}.pdf"
         store.stage(name, issued.pdf)
         staged.append((name, issued.sha256))
@@ -894,28 +976,55 @@ def _recover_files(session: Session, store: DocumentStore, change_id: int) -> No
 # -- the status list -------------------------------------------------------------------------
 
 
-def flagged_entries(session: Session) -> tuple[int | None, list[tuple[int, EntryStatus]]]:
-    """The highest status-list index given out, and every index that is not valid."""
-    highest = session.exec(
+def highest_index(session: Session) -> int | None:
+    """The highest status-list index given out (one step down the unique index)."""
+    return session.exec(
         select(Document.status_list_index)
         .where(col(Document.status_list_index).is_not(None))
         .order_by(col(Document.status_list_index).desc())
         .limit(1)
     ).first()
-    flagged = [
-        (
-            index,
-            EntryStatus.REVOKED if status is DocumentStatus.REVOKED else EntryStatus.SUPERSEDED,
+
+
+def scheduled_effects(session: Session, zone: tzinfo, since: date) -> list[datetime]:
+    """When the revocations effective on ``since`` or later take effect, sorted (a few rows:
+    the effective day is looked up only for revoked rows that have one)."""
+    days = session.exec(
+        select(col(Document.revocation_effective_on))
+        .where(
+            Document.status == DocumentStatus.REVOKED,
+            col(Document.revocation_effective_on).is_not(None),
+            col(Document.revocation_effective_on) >= since,
         )
-        for index, status in session.exec(
-            select(Document.status_list_index, Document.status).where(
-                col(Document.status_list_index).is_not(None),
-                col(Document.status).in_([DocumentStatus.REVOKED, DocumentStatus.SUPERSEDED]),
-            )
+        .distinct()
+    ).all()
+    return sorted(effective_from(day, zone) for day in days if day is not None)
+
+
+def flagged_entries(
+    session: Session, as_of: datetime, zone: tzinfo
+) -> tuple[int | None, list[tuple[int, EntryStatus]]]:
+    """The highest status-list index given out, and every index that is not valid at
+    ``as_of``: superseded, or revoked with its effective day begun (a row without an
+    effective day is in effect, as it always was). One pass over the changed rows."""
+    flagged: list[tuple[int, EntryStatus]] = []
+    for index, status, day in session.exec(
+        select(
+            col(Document.status_list_index),
+            col(Document.status),
+            col(Document.revocation_effective_on),
+        ).where(
+            col(Document.status_list_index).is_not(None),
+            col(Document.status).in_([DocumentStatus.REVOKED, DocumentStatus.SUPERSEDED]),
         )
-        if index is not None
-    ]
-    return highest, flagged
+    ):
+        if index is None:
+            continue
+        if status is DocumentStatus.SUPERSEDED:
+            flagged.append((index, EntryStatus.SUPERSEDED))
+        elif day is None or effective_from(day, zone) <= as_of:
+            flagged.append((index, EntryStatus.REVOKED))
+    return highest_index(session), flagged
 
 
 def publish_status_list(
@@ -927,13 +1036,25 @@ def publish_status_list(
     actor: str,
     now: datetime | None = None,
     validity: timedelta = DEFAULT_VALIDITY,
+    zone: tzinfo = DEFAULT_ZONE,
+    reason: str = "published on request",
 ) -> StatusListPublication:
-    """Build, sign and record the status list as the registry stands in this transaction."""
+    """Build, sign and record the status list as the registry stands in this transaction, as
+    of ``now``. Its ``next_update`` is ``validity`` later, or the moment the next scheduled
+    revocation takes effect if that comes first: a list never outlives what it says."""
     if validity <= timedelta(0) or validity > timedelta(days=31):
         raise InputError("a status list is valid for more than nothing and at most 31 days")
     issued_at = (now or utcnow()).replace(microsecond=0)
-    highest, flagged = flagged_entries(session)
+    highest, flagged = flagged_entries(session, issued_at, zone)
     length = list_length(highest)
+    next_update = issued_at + validity
+    upcoming = [
+        moment
+        for moment in scheduled_effects(session, zone, issued_at.astimezone(zone).date())
+        if moment > issued_at
+    ]
+    if upcoming and upcoming[0] < next_update:
+        next_update = upcoming[0]
     last = session.exec(
         select(StatusListPublication.sequence)
         .order_by(col(StatusListPublication.sequence).desc())
@@ -945,7 +1066,7 @@ def publish_status_list(
         url=status_list_url(base_url),
         sequence=sequence,
         issued_at=issued_at,
-        next_update=issued_at + validity,
+        next_update=next_update,
         length=length,
         encoded_list=encode_bitstring(length, flagged),
     )
@@ -953,7 +1074,7 @@ def publish_status_list(
     publication = StatusListPublication(
         sequence=sequence,
         issued_at=issued_at,
-        next_update=issued_at + validity,
+        next_update=next_update,
         length=length,
         flagged=len(flagged),
         key_id=key_id,
@@ -969,17 +1090,63 @@ def publish_status_list(
         actor=actor,
         subject_type="status_list",
         subject_id=sequence,
-        details={"length": length, "flagged": len(flagged), "key_id": key_id},
+        details={
+            "length": length,
+            "flagged": len(flagged),
+            "key_id": key_id,
+            "next_update": next_update.isoformat(),
+            "why": reason,
+        },
     )
     return publication
 
 
+def publication_due(
+    session: Session, now: datetime, zone: tzinfo, margin: timedelta = PUBLISH_MARGIN
+) -> str | None:
+    """Why a new status list is due at ``now`` (``certsvc status publish --if-due``), or None:
+
+    * none was ever published;
+    * a scheduled revocation has taken effect since the latest list was issued (that list's
+      ``next_update`` was that moment: it must be replaced now);
+    * documents were given entries beyond the latest list's length (a batch since);
+    * the latest list's ``next_update`` is within ``margin`` — unless it is the moment a
+      scheduled revocation takes effect, still ahead: a list published now would end there
+      too, so the flip itself is awaited."""
+    latest = latest_status_list(session)
+    if latest is None:
+        return "no status list has been published yet"
+    since = latest.issued_at.astimezone(zone).date() - timedelta(days=1)
+    effects = scheduled_effects(session, zone, since)
+    took_effect = [moment for moment in effects if latest.issued_at < moment <= now]
+    if took_effect:
+        return (
+            f"a scheduled revocation took effect at {took_effect[0].isoformat()}, after status "
+            f"list {latest.sequence} was issued"
+        )
+    highest = highest_index(session)
+    if highest is not None and highest >= latest.length:
+        return (
+            f"documents have status-list entries up to {highest}, beyond status list "
+            f"{latest.sequence}'s {latest.length} entries"
+        )
+    if now >= latest.next_update - margin and not (
+        latest.next_update in effects and now < latest.next_update
+    ):
+        return (
+            f"status list {latest.sequence} is due to be replaced at "
+            f"{latest.next_update.isoformat()}"
+        )
+    return None
+
+
 def serving_headers(publication: StatusListPublication, now: datetime) -> dict[str, str]:
     """HTTP headers for serving ``publication`` at its URL: cacheable until a quarter of its
-    remaining validity has passed (at most an hour), so that a change reaches verifiers within
-    one refresh and a cache never serves a list past its ``next_update``."""
+    remaining validity has passed and at most :data:`MAX_CACHE_SECONDS`, so that a new list
+    reaches verifiers within one refresh and a cache never serves a list past its
+    ``next_update``."""
     remaining = max(0, int((publication.next_update - now).total_seconds()))
-    max_age = min(3600, remaining // 4)
+    max_age = min(MAX_CACHE_SECONDS, remaining // 4)
     return {
         "Content-Type": STATUS_LIST_MEDIA_TYPE,
         "Cache-Control": f"public, max-age={max_age}, must-revalidate",
@@ -1004,9 +1171,10 @@ def publish_now(
     agency_code: str | None = None,
     now: datetime | None = None,
     validity: timedelta = DEFAULT_VALIDITY,
+    reason: str = "published on request",
 ) -> StatusListPublication:
     """Publish a fresh status list signed by the agency's current signer (``certsvc status
-    publish``: run it well within each list's validity, e.g. hourly)."""
+    publish``; scheduled, ``publish_if_due``)."""
     at = now or utcnow()
     with db.session() as session:
         spec = read_signer_spec(
@@ -1026,4 +1194,44 @@ def publish_now(
             actor=actor,
             now=at,
             validity=validity,
+            zone=ZoneInfo(settings.timezone),
+            reason=reason,
         )
+
+
+def publish_if_due(
+    db: Database,
+    settings: Settings,
+    keystore: KeyStore,
+    *,
+    actor: str,
+    passphrase: Passphrase | None,
+    agency_code: str | None = None,
+    now: datetime | None = None,
+    validity: timedelta = DEFAULT_VALIDITY,
+    margin: timedelta = PUBLISH_MARGIN,
+) -> tuple[StatusListPublication | None, str]:
+    """``certsvc status publish --if-due`` (run every few minutes by cron or a timer): a new
+    list when :func:`publication_due` says one is due, else nothing (no key is opened); the
+    list published (or None) and why."""
+    at = now or utcnow()
+    with db.session() as session:
+        why = publication_due(session, at, ZoneInfo(settings.timezone), margin)
+        latest = latest_status_list(session)
+    if why is None:
+        assert latest is not None
+        return None, (
+            f"status list {latest.sequence} is current until {latest.next_update.isoformat()}"
+        )
+    published = publish_now(
+        db,
+        settings,
+        keystore,
+        actor=actor,
+        passphrase=passphrase,
+        agency_code=agency_code,
+        now=at,
+        validity=validity,
+        reason=why,
+    )
+    return published, why

@@ -23,6 +23,10 @@ JSON::
      "sequence": 12, "issued_at": "…", "next_update": "…", "status_size": 2,
      "length": 131072, "status_messages": [...], "encoded_list": "uH4sI…"}
 
+A document's record names its entry (``credentialStatus``: :class:`StatusEntry`,
+:func:`status_entry`). A list's ``next_update`` is never later than the moment the next
+scheduled revocation takes effect (:func:`effective_from`), so no list outlives what it says.
+
 A verifier fetches it once and checks many documents offline: the signature against the
 signers it trusts (the trust list), ``next_update`` not passed, ``sequence`` not older than one
 already accepted; then :meth:`StatusList.status_of` per document index.
@@ -36,7 +40,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import IntEnum
 from typing import Any
 
@@ -46,6 +50,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
+from certsvc.documents.record import StatusEntry
 from certsvc.errors import CertsvcError
 from certsvc.keys.certificates import CLOCK_SKEW
 from certsvc.keys.handles import KeyAlgorithm, PrivateKeyHandle
@@ -94,8 +99,21 @@ class StatusListReplayError(StatusListError):
     """Older than a list the verifier has already accepted."""
 
 
+def effective_from(day: date, zone: tzinfo) -> datetime:
+    """The moment a revocation effective on ``day`` (a day in the bureau's time zone ``zone``)
+    takes effect: that day's first instant. The status list flips then."""
+    return datetime.combine(day, time(0), zone)
+
+
 def status_list_url(public_base_url: str) -> str:
     return public_base_url.rstrip("/") + STATUS_LIST_PATH
+
+
+def status_entry(public_base_url: str, document_id: int) -> StatusEntry:
+    """Where the document with registry id ``document_id`` has its status: its index in the
+    list *is* its registry id (given when the row is reserved, before anything is signed), so
+    the record, the registry row and the list agree without another counter."""
+    return StatusEntry(url=status_list_url(public_base_url), index=document_id)
 
 
 # -- the bitstring --------------------------------------------------------------------------

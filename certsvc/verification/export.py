@@ -18,6 +18,7 @@ EXIT_CODES: dict[VerdictKind, int] = {
     VerdictKind.REVOKED: 12,
     VerdictKind.SUPERSEDED: 13,
     VerdictKind.SIGNER_REVOKED: 14,
+    VerdictKind.STATUS_UNAVAILABLE: 15,
 }
 
 

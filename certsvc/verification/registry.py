@@ -9,9 +9,11 @@ the log is caught there: the tree head is signed by an agency key and the path m
 Offline there is no registry (``None``): those checks are skipped and say so.
 
 Revocations and reissues are read from the transparency log, which is where they are recorded
-with their time: a ``revoke`` entry for the document gives ``revoked_at`` (when it was logged)
-and ``revocation_reason`` (its ``reason`` detail); a ``reissue`` entry whose ``replaces``
-detail names the document gives ``superseded_by`` (that entry's document number).
+with their time: a ``revoke`` entry for the document gives ``revoked_at`` (when it was
+logged), ``revocation_reason`` (its ``reason`` detail) and ``revocation_effective_on`` (its
+``effective_on``: a revocation approved ahead of its day is logged when it is approved); a
+``reissue`` entry whose ``replaces`` detail names the document gives ``superseded_by`` (that
+entry's document number). The status-list URL and index are the registry row's.
 """
 
 from __future__ import annotations
@@ -53,6 +55,12 @@ class RegistryEntry:
     revocation_reason: str | None = None
     superseded_by: str | None = None
     log: LogEvidence | None = None
+    # where the status is published: the status list's URL and the document's entry there
+    status_list_url: str | None = None
+    status_list_index: int | None = None
+    # from when a revocation takes effect (a day in the bureau's time zone); a later day than
+    # today is a revocation decided and scheduled, not yet in effect
+    revocation_effective_on: date | None = None
 
 
 class Registry(Protocol):
@@ -87,6 +95,7 @@ class DatabaseRegistry:
             return None
         revoked_at: datetime | None = None
         reason: str | None = None
+        effective_on: date | None = None
         superseded_by: str | None = None
         evidence: LogEvidence | None = None
         entries = session.exec(
@@ -100,6 +109,7 @@ class DatabaseRegistry:
             elif entry.kind is EntryKind.REVOKE:
                 revoked_at = entry.created_at
                 reason = _detail(bytes(entry.entry), "reason")
+                effective_on = _day(_detail(bytes(entry.entry), "effective_on"))
         if document.status.value == "superseded":
             superseded_by = self._successor(document_number)
         return RegistryEntry(
@@ -114,6 +124,9 @@ class DatabaseRegistry:
             revocation_reason=reason,
             superseded_by=superseded_by,
             log=evidence,
+            status_list_url=document.status_list_url,
+            status_list_index=document.status_list_index,
+            revocation_effective_on=effective_on,
         )
 
     def _evidence(self, document: Document, entry: bytes) -> LogEvidence:
@@ -156,3 +169,10 @@ def _detail(entry: bytes, name: str) -> str | None:
         return None
     value = details.get(name) if isinstance(details, dict) else None
     return value if isinstance(value, str) else None
+
+
+def _day(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text) if text is not None else None
+    except ValueError:
+        return None

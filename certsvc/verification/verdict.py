@@ -19,6 +19,9 @@ class VerdictKind(StrEnum):
     SIGNER_REVOKED = "signer-revoked"  # signed by a key revoked before the signing time
     UNKNOWN = "unknown"  # well signed, but the registry has no such document
     FORGED = "forged"  # forged, altered or damaged: a signature or integrity check failed
+    # offline with a status list: genuine as signed, but the list given could not be relied on
+    # (or the record names no entry), so whether it is current is unknown
+    STATUS_UNAVAILABLE = "status-unavailable"
 
 
 class Outcome(StrEnum):
@@ -58,6 +61,9 @@ class RegistryStatus:
     revoked_at: datetime | None = None
     revocation_reason: str | None = None
     superseded_by: str | None = None  # the number of the document that replaces it
+    # the day a revocation takes effect: with status "issued", a revocation decided and
+    # scheduled for that day (until then the document is current)
+    revocation_effective_on: date | None = None
 
 
 @dataclass(frozen=True)

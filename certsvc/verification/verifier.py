@@ -18,8 +18,11 @@ wrong out.
    ``retire_at``);
 5. ``registry.lookup`` — the registry knows the number and the document was issued (else
    UNKNOWN);
-6. ``registry.fields`` — the registry's type, issue date, signer and token are the token's;
-7. ``registry.status`` — still current: not revoked (REVOKED), not replaced (SUPERSEDED);
+6. ``registry.fields`` — the registry's type, issue date, signer and token are the token's
+   (for a PDF, also: the status-list entry its record names is the registry row's);
+7. ``registry.status`` — still current: not revoked (REVOKED), not replaced (SUPERSEDED); a
+   revocation approved ahead of its effective day (a day in the bureau's time zone) leaves it
+   current, with a note, until that day begins;
 8. ``log.inclusion`` — the document's log entry names it, and its audit path leads to a tree
    head signed by a trusted signer.
 
@@ -60,6 +63,12 @@ wrong out.
     uploaded bytes (else FORGED, "stored-hash mismatch") —, ``registry.fields``,
     ``registry.status``, ``log.inclusion`` — as above.
 
+**Status list** (``status_list=``, the offline ``certsvc verify FILE.pdf --status-list``): after
+the PDF's checks, ``status.list`` and ``status.entry`` (:mod:`certsvc.verification.status`): the
+list signed by a trusted signer, fresh, not older than a sequence already accepted, published
+at the URL the record names; then the record's entry: REVOKED, SUPERSEDED, or current. A list
+that fails is STATUS_UNAVAILABLE, never ignored. A token names no entry: no list with tokens.
+
 **Offline** (``registry=None``): steps 5–8 of the token and 13 of the PDF are SKIPPED and the
 verdict is marked ``offline``. An offline GENUINE means: signed by a signer the pinned root's
 trust list lists, not revoked before signing, unaltered; it cannot say whether the bureau has
@@ -80,7 +89,7 @@ import io
 import json
 import re
 from collections.abc import Callable, Coroutine, Iterable
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NoReturn, TypeVar
 from zoneinfo import ZoneInfo
@@ -97,13 +106,21 @@ from pyhanko_certvalidator import ValidationContext
 
 from certsvc.documents import token as tokens
 from certsvc.documents.inspect import DocumentContents, _attachments
-from certsvc.documents.record import RECORD_FILENAME, TOKEN_FILENAME, DocumentRecord
+from certsvc.documents.record import (
+    RECORD_FILENAME,
+    TOKEN_FILENAME,
+    DocumentRecord,
+    StatusEntry,
+)
 from certsvc.errors import CertsvcError
 from certsvc.keys.certificates import CLOCK_SKEW, key_id_for
 from certsvc.keys.trust_list import TrustedSigner
+from certsvc.revocation.status_list import effective_from
 from certsvc.transparency import merkle
 from certsvc.transparency.checkpoint import read_unverified, verify_checkpoint
+from certsvc.verification import status as status_checks
 from certsvc.verification.registry import Registry, RegistryEntry
+from certsvc.verification.status import StatusListInput
 from certsvc.verification.trust import TrustAnchors
 from certsvc.verification.verdict import (
     Check,
@@ -184,11 +201,29 @@ SUMMARIES = {
     VerdictKind.SIGNER_REVOKED: "Signed by a key that was revoked before the signing time.",
     VerdictKind.UNKNOWN: "Well signed, but the registry holds no such issued document.",
     VerdictKind.FORGED: "Forged, altered or damaged: do not rely on this document.",
+    VerdictKind.STATUS_UNAVAILABLE: (
+        "Genuine as signed, but whether it is current is unknown: the status list given "
+        "cannot be relied on."
+    ),
 }
 OFFLINE_SUMMARY = (
     "Genuine as signed (offline): signature, signer and contents check out against the "
     "trust list; whether the bureau has since revoked or replaced it was not checked."
 )
+
+
+OFFLINE_STATUS_SUMMARY = (
+    "Genuine and current as of {as_of} (offline): signature, signer and contents check out "
+    "against the trust list, and the bureau's signed status list shows it neither revoked nor "
+    "replaced."
+)
+
+
+SCHEDULED_NOTE = "A revocation is scheduled: it takes effect on {day}."
+
+
+def _title(code: str) -> str:
+    return TITLES.get(code) or status_checks.TITLES[code]
 
 
 @dataclass(frozen=True)
@@ -224,25 +259,31 @@ class _Run:
         self.registry: RegistryStatus | None = None
         self.log: LogInclusion | None = None
         self.extra: dict[str, str] = {}
+        self.status_as_of = ""  # the status list that showed the document current, if any
 
     def passed(self, code: str, detail: str = "") -> None:
-        self.done[code] = Check(code, TITLES[code], Outcome.PASSED, detail)
+        self.done[code] = Check(code, _title(code), Outcome.PASSED, detail)
 
     def skipped(self, code: str, detail: str) -> None:
-        self.done[code] = Check(code, TITLES[code], Outcome.SKIPPED, detail)
+        self.done[code] = Check(code, _title(code), Outcome.SKIPPED, detail)
 
     def verdict(self, failure: _CheckFailedError | None) -> Verdict:
         if failure is not None:
             self.done[failure.code] = Check(
-                failure.code, TITLES[failure.code], Outcome.FAILED, failure.detail
+                failure.code, _title(failure.code), Outcome.FAILED, failure.detail
             )
         checks = tuple(
             self.done.get(code)
-            or Check(code, TITLES[code], Outcome.SKIPPED, "not checked: an earlier check failed")
+            or Check(code, _title(code), Outcome.SKIPPED, "not checked: an earlier check failed")
             for code in self.plan
         )
         kind = failure.kind if failure is not None else VerdictKind.GENUINE
         summary = OFFLINE_SUMMARY if kind is VerdictKind.GENUINE and self.offline else ""
+        if kind is VerdictKind.GENUINE and self.offline and self.status_as_of:
+            summary = OFFLINE_STATUS_SUMMARY.format(as_of=self.status_as_of)
+        scheduled = self.extra.get("revocation_scheduled_for")
+        if kind is VerdictKind.GENUINE and scheduled:
+            summary = f"{SUMMARIES[kind]} {SCHEDULED_NOTE.format(day=scheduled)}"
         if failure is not None:
             summary = f"{SUMMARIES[kind]} {failure.detail[:1].upper()}{failure.detail[1:]}"
             if not summary.endswith("."):
@@ -297,7 +338,9 @@ def verify_token(
         claims, signer = _token_steps(run, text, trust)
         run.document = _public_fields(claims, signer.agency_name)
         _signer_status(run, signer, _latest_moment_of(claims.issued_on), "issued on")
-        _registry_steps(run, registry, trust, claims, token_text=token_digits(text), sha256=None)
+        _registry_steps(
+            run, registry, trust, claims, token_text=token_digits(text), sha256=None, pointer=None
+        )
     except _CheckFailedError as failure:
         return run.verdict(failure)
     return run.verdict(None)
@@ -415,6 +458,7 @@ def _registry_steps(
     *,
     token_text: str,
     sha256: str | None,
+    pointer: StatusEntry | None,
 ) -> None:
     if registry is None:
         for code in run.plan:
@@ -428,13 +472,21 @@ def _registry_steps(
     if entry.status in ("reserved", "void"):
         what = "reserved but never issued" if entry.status == "reserved" else "void (never issued)"
         _fail("registry.lookup", f"document {number} is {what}", VerdictKind.UNKNOWN)
+    effective_on = entry.revocation_effective_on
+    scheduled = (
+        entry.status == "revoked"
+        and effective_on is not None
+        and run.now < effective_from(effective_on, ISSUE_DAY_ZONE)
+    )
     run.registry = RegistryStatus(
-        status=entry.status,
-        revoked_at=entry.revoked_at,
+        status="issued" if scheduled else entry.status,
+        revoked_at=None if scheduled else entry.revoked_at,
         revocation_reason=entry.revocation_reason,
         superseded_by=entry.superseded_by,
+        revocation_effective_on=effective_on,
     )
-    run.passed("registry.lookup", f"document {number} is in the registry ({entry.status})")
+    shown = "issued, revocation scheduled" if scheduled else entry.status
+    run.passed("registry.lookup", f"document {number} is in the registry ({shown})")
     if sha256 is not None:
         if entry.sha256 != sha256:
             _fail(
@@ -443,11 +495,22 @@ def _registry_steps(
                 f"{entry.sha256 or 'missing'}",
             )
         run.passed("registry.hash", f"SHA-256 {sha256}")
-    _registry_fields(run, entry, claims, token_text)
+    _registry_fields(run, entry, claims, token_text, pointer)
+    why = f" ({entry.revocation_reason})" if entry.revocation_reason else ""
+    if scheduled:
+        assert effective_on is not None
+        run.extra["revocation_scheduled_for"] = effective_on.isoformat()
+        run.passed(
+            "registry.status",
+            f"issued and current; a revocation{why} is scheduled: it takes effect on "
+            f"{effective_on.isoformat()}",
+        )
+        _log_inclusion(run, entry, trust)
+        return
     if entry.status == "revoked":
         when = f" at {entry.revoked_at.isoformat()}" if entry.revoked_at else ""
-        why = f" ({entry.revocation_reason})" if entry.revocation_reason else ""
-        _fail("registry.status", f"revoked by the bureau{when}{why}", VerdictKind.REVOKED)
+        since = f", in effect from {effective_on.isoformat()}" if effective_on else ""
+        _fail("registry.status", f"revoked by the bureau{when}{since}{why}", VerdictKind.REVOKED)
     if entry.status == "superseded":
         by = f" by document {entry.superseded_by}" if entry.superseded_by else ""
         _fail("registry.status", f"replaced{by}", VerdictKind.SUPERSEDED)
@@ -458,7 +521,11 @@ def _registry_steps(
 
 
 def _registry_fields(
-    run: _Run, entry: RegistryEntry, claims: tokens.TokenClaims, token_text: str
+    run: _Run,
+    entry: RegistryEntry,
+    claims: tokens.TokenClaims,
+    token_text: str,
+    pointer: StatusEntry | None,
 ) -> None:
     differences = [
         name
@@ -471,12 +538,21 @@ def _registry_fields(
     ]
     if entry.token is not None and entry.token != token_text:
         differences.append("token (the registry holds another token for this number)")
+    registered = (entry.status_list_url, entry.status_list_index)
+    if pointer is not None and registered != (None, None) and registered != astuple(pointer):
+        differences.append(
+            f"status-list entry (the record names {pointer.url}#{pointer.index}, the registry "
+            f"{entry.status_list_url}#{entry.status_list_index})"
+        )
     if differences:
         _fail(
             "registry.fields",
             f"the registry's {', '.join(differences)} differ from the document's",
         )
-    run.passed("registry.fields", "type, issue date, signer and token agree")
+    agreed = "type, issue date, signer and token agree"
+    if pointer is not None:
+        agreed = "type, issue date, signer, token and status-list entry agree"
+    run.passed("registry.fields", agreed)
 
 
 @functools.lru_cache(maxsize=256)
@@ -560,11 +636,16 @@ def verify_pdf(
     registry: Registry | None = None,
     now: datetime | None = None,
     limits: PdfLimits = DEFAULT_LIMITS,
+    status_list: StatusListInput | None = None,
 ) -> Verdict:
-    """Verify an uploaded (or local) PDF."""
-    run = _Run(PDF_CHECKS, _aware(now), registry is None)
+    """Verify an uploaded (or local) PDF; with ``status_list`` (offline), also its status in
+    that list (``status.list``, ``status.entry``: :mod:`certsvc.verification.status`)."""
+    plan = PDF_CHECKS + (status_checks.STATUS_CHECKS if status_list is not None else ())
+    run = _Run(plan, _aware(now), registry is None)
     try:
-        _pdf_steps(run, data, trust, registry, limits)
+        record = _pdf_steps(run, data, trust, registry, limits)
+        if status_list is not None:
+            _status_steps(run, status_list, record.status, trust)
     except _CheckFailedError as failure:
         return run.verdict(failure)
     return run.verdict(None)
@@ -597,9 +678,28 @@ def _run_coroutine(coroutine: Coroutine[Any, Any, _T]) -> _T:
     raise RuntimeError("pyHanko's validation unexpectedly waited for I/O")  # pragma: no cover
 
 
+def _status_steps(
+    run: _Run, given: StatusListInput, pointer: StatusEntry | None, trust: TrustAnchors
+) -> None:
+    try:
+        checked = status_checks.read_list(given, pointer, trust, run.now)
+        assert pointer is not None  # read_list refuses a record without one
+        run.extra["status_list_sequence"] = str(checked.sequence)
+        run.extra["status_list_index"] = str(pointer.index)
+        run.passed(status_checks.LIST_CHECK, status_checks.described(checked))
+        status = status_checks.entry_status(checked, pointer)
+    except status_checks.StatusRefusedError as refusal:
+        _fail(refusal.code, refusal.detail, refusal.kind)
+    run.status_as_of = f"status list {checked.sequence}"
+    run.passed(
+        status_checks.ENTRY_CHECK,
+        f"entry {pointer.index} is '{status.name.lower()}' in status list {checked.sequence}",
+    )
+
+
 def _pdf_steps(
     run: _Run, data: bytes, trust: TrustAnchors, registry: Registry | None, limits: PdfLimits
-) -> None:
+) -> DocumentRecord:
     # 1. the file
     if len(data) > limits.max_bytes:
         _fail("pdf.file", f"the file has {len(data):,} bytes, more than {limits.max_bytes:,}")
@@ -716,7 +816,10 @@ def _pdf_steps(
     _agreement(run, claims, record, signer, key_id)
     run.document = _public_fields(claims, signer.agency_name)
     # 13. the registry and the log
-    _registry_steps(run, registry, trust, claims, token_text=token_text, sha256=sha256)
+    _registry_steps(
+        run, registry, trust, claims, token_text=token_text, sha256=sha256, pointer=record.status
+    )
+    return record
 
 
 def _page_count(reader: PdfFileReader) -> int:

@@ -68,11 +68,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     counter = VerificationCounter(db, settings.web_count_flush_seconds)
     app.extensions[EXTENSION] = WebState(settings, db, verifier, counter, limiter)
 
-    from certsvc.web.views import api, health, lookup, pages, wellknown
+    from certsvc.web.views import api, health, lookup, pages, status_list, wellknown
 
     for blueprint in (pages.bp, lookup.bp, api.bp):
         limiter.limit(lambda: settings.web_rate_limit)(blueprint)
-    for blueprint in (pages.bp, lookup.bp, api.bp, wellknown.bp, health.bp):
+    for blueprint in (pages.bp, lookup.bp, api.bp, wellknown.bp, health.bp, status_list.bp):
         app.register_blueprint(blueprint)
     from certsvc.web.views import publicity  # 公示名单, for sessions in publicity
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from certsvc.revocation.service import STATUS_LIST_MEDIA_TYPE
+from certsvc.revocation.status_list import STATUS_LIST_PATH
 from certsvc.web.present import DOCUMENT_FIELDS
 
 API_VERSION = "1.0.0"
@@ -97,6 +99,12 @@ _SCHEMAS: dict[str, Any] = {
                     "revoked_at": {"type": ["string", "null"], "format": "date-time"},
                     "revocation_reason": _NULLABLE_STRING,
                     "superseded_by": _NULLABLE_STRING,
+                    "revocation_effective_on": {
+                        "type": ["string", "null"],
+                        "format": "date",
+                        "description": "The day a revocation takes effect; with status "
+                        "'issued', a revocation is scheduled for that day",
+                    },
                 },
             },
             "log": {
@@ -364,6 +372,56 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                     "summary": "Upload limits",
                     "responses": {"200": _json("The limits", "Limits"), "429": _RATE_LIMITED},
                 }
+            },
+            STATUS_LIST_PATH: {
+                "servers": [{"url": base_url.rstrip("/")}],
+                "get": {
+                    "operationId": "statusList",
+                    "summary": "The newest signed status list (outside /api/v1: the URL every "
+                    "document's record names)",
+                    "description": (
+                        "A compact JWS (ES256, header typ certsvc-status-list+jwt) signed by a "
+                        "document signer of the trust list; its payload holds a 2-bit entry per "
+                        "document (0 valid, 1 revoked, 2 superseded), GZIP-compressed, at the "
+                        "index the document's record names (credentialStatus."
+                        "statusListIndex). Check the signature against the trust list, that "
+                        "next_update has not passed, and that sequence is not older than one "
+                        "already accepted. Cacheable for at most five minutes; send "
+                        "If-None-Match or If-Modified-Since to revalidate. Not rate-limited."
+                    ),
+                    "parameters": [
+                        {"name": "If-None-Match", "in": "header", "schema": {"type": "string"}},
+                        {
+                            "name": "If-Modified-Since",
+                            "in": "header",
+                            "schema": {"type": "string"},
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The signed status list",
+                            "headers": {
+                                "ETag": {"schema": {"type": "string"}},
+                                "Last-Modified": {"schema": {"type": "string"}},
+                                "Cache-Control": {"schema": {"type": "string"}},
+                            },
+                            "content": {
+                                STATUS_LIST_MEDIA_TYPE: {
+                                    "schema": {
+                                        "type": "string",
+                                        "pattern": r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\."
+                                        r"[A-Za-z0-9_-]+$",
+                                    }
+                                }
+                            },
+                        },
+                        "304": {"description": "Not modified since the copy the client holds"},
+                        "503": _error(
+                            "No status list was ever published (code status_list_unpublished), "
+                            "or the newest is past its next_update (status_list_expired)"
+                        ),
+                    },
+                },
             },
             "/openapi.json": {
                 "get": {

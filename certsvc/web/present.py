@@ -48,6 +48,7 @@ def verdict_json(verdict: Verdict) -> dict[str, Any]:
             "revoked_at": _value(registry.revoked_at),
             "revocation_reason": registry.revocation_reason,
             "superseded_by": registry.superseded_by,
+            "revocation_effective_on": _value(registry.revocation_effective_on),
         },
         "log": None
         if log is None

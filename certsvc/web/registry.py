@@ -25,6 +25,7 @@ _LOOKUP = sa.text(
     """
     SELECT d.document_number, d.document_type, d.status, d.issued_on, d.sha256,
            d.signer_key_id, d.token, d.log_index, d.inclusion_proof, d.proof_tree_size,
+           d.status_list_url, d.status_list_index,
            e.entry,
            (SELECT h.envelope FROM tree_head h WHERE h.tree_size = d.proof_tree_size
             ORDER BY h.id LIMIT 1) AS envelope,
@@ -49,6 +50,8 @@ _COLUMNS = (
     "log_index",
     "inclusion_proof",
     "proof_tree_size",
+    "status_list_url",
+    "status_list_index",
     "entry",
     "envelope",
     "entries",
@@ -98,6 +101,8 @@ class FastRegistry:
             signer_key_id=row["signer_key_id"],
             token=row["token"],
             log=_evidence(row),
+            status_list_url=row["status_list_url"],
+            status_list_index=row["status_list_index"],
         )
 
     def _fetch(self, document_number: str) -> tuple[Any, ...] | None:

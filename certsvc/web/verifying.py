@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -39,8 +40,11 @@ class Verifier(Protocol):
 class CoreVerifier:
     """:mod:`certsvc.verification.verifier` over this app's database."""
 
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(
+        self, db: Database, settings: Settings, clock: Callable[[], datetime] | None = None
+    ) -> None:
         self._db = db
+        self._clock = clock or (lambda: datetime.now(UTC))  # injectable for tests
         self._cache_seconds = settings.web_trust_cache_seconds
         self._limits = PdfLimits(
             max_bytes=settings.web_max_upload_bytes, max_pages=settings.web_max_pages
@@ -71,11 +75,11 @@ class CoreVerifier:
             return anchors
 
     def token(self, text: str) -> Verdict:
-        now = datetime.now(UTC)
+        now = self._clock()
         anchors = self.trust_anchors(now)
         return verify_token(text, anchors, FastRegistry(self._db.engine), now)
 
     def pdf(self, data: bytes) -> Verdict:
-        now = datetime.now(UTC)
+        now = self._clock()
         anchors = self.trust_anchors(now)
         return verify_pdf(data, anchors, FastRegistry(self._db.engine), now, self._limits)

@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 from sqlmodel import select
 
 from certsvc.issuance.numbering import check_character, parse_document_number
+from certsvc.revocation.service import publish_now
 from certsvc.transparency import merkle
 from certsvc.web.counting import counts
 from tests.web.conftest import Issued
@@ -288,6 +289,10 @@ def _files_opened() -> Iterator[list[str]]:
 def test_the_web_never_opens_key_files_nor_uses_the_key_store(
     issued: Issued, monkeypatch: Any
 ) -> None:
+    world = issued.world
+    publish_now(  # as `certsvc status publish` would, before the watch: the web only serves it
+        world.db, world.settings, world.ctx.keystore, actor="test", passphrase=world.passphrase
+    )
     from certsvc.keys import files, service
 
     def refuse(*args: object, **kwargs: object) -> None:
@@ -311,6 +316,7 @@ def test_the_web_never_opens_key_files_nor_uses_the_key_store(
         client.get("/.well-known/certsvc/trust-list.jws")
         client.get("/.well-known/certsvc/root.pem")
         client.get("/api/v1/log/head")
+        assert client.get("/status/list.jws").status_code == 200
     assert any(path.endswith(".html") for path in opened)  # the watch works: templates
     touched = [path for path in opened if str(Path(path).resolve()).startswith(key_dir)]
     assert touched == []

@@ -24,6 +24,7 @@ HEADLINES = {
     VerdictKind.SIGNER_REVOKED: "签发密钥已吊销",
     VerdictKind.UNKNOWN: "查无此证",
     VerdictKind.FORGED: "伪造、被篡改或已损坏",
+    VerdictKind.STATUS_UNAVAILABLE: "状态无法确认",  # offline only, but a page can show it
 }
 
 
