@@ -43,6 +43,7 @@ from certsvc.errors import KeyStoreError, StateError
 from certsvc.issuance import logbook
 from certsvc.issuance.batches import get_batch, item_counts
 from certsvc.issuance.lock import batch_run_lock
+from certsvc.issuance.metrics import batch_metrics
 from certsvc.issuance.models import (
     BatchItem,
     BatchStatus,
@@ -101,8 +102,9 @@ def run_batch(
     db: Database, settings: Settings, keystore: KeyStore, batch_id: int, options: RunOptions
 ) -> BatchReport:
     """Run (or resume) batch ``batch_id`` to completion; the report of the batch."""
-    with batch_run_lock(db, batch_id):
+    with batch_run_lock(db, batch_id), batch_metrics(settings, batch_id) as metrics:
         run, material = _begin(db, settings, keystore, batch_id, options)
+        metrics.begin(run)  # a node_exporter textfile, when CERTSVC_METRICS_TEXTFILE_DIR is set
         settle_heap()  # the coordinator's imports and signing material, out of the GC's way
         store = FileDocumentStore(settings.document_store_dir).ensure()
         _recover(db, store, run)
@@ -110,10 +112,11 @@ def run_batch(
             settings, keystore, run, options.passphrase, options.workers, options.now()
         ) as executor:
             try:
-                _sign_everything(db, store, run, options, executor)
+                _sign_everything(db, store, run, options, executor, metrics.recorded)
             finally:
                 store.sync()
         report = _close(db, settings, run, options, material.handle)
+        metrics.finished(report)
     if options.deliver_notifications:
         notifications.deliver(db, notifications.sender_for(settings), actor=options.actor)
     return report
@@ -232,6 +235,7 @@ def _sign_everything(
     run: RunState,
     options: RunOptions,
     executor: Executor,
+    observe: Callable[[list[CandidateOutcome]], None] | None = None,
 ) -> None:
     with db.session() as session:
         counts = item_counts(session, run.batch_id)
@@ -257,6 +261,8 @@ def _sign_everything(
             done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
             outcomes = [outcome for future in done for outcome in future.result()]
             record_outcomes(db, store, run, options.actor, options.now(), outcomes)
+            if observe is not None:
+                observe(outcomes)
             if options.progress:
                 failed = sum(1 for outcome in outcomes if outcome.error)
                 options.progress.advance(len(outcomes), failed)
