@@ -191,6 +191,7 @@ def configure(
     handler.setFormatter(formatter(settings.log_format))
     root.addHandler(handler)
     root.setLevel((settings.log_level or default_level).upper())
+    logging.captureWarnings(True)  # Python's warnings become lines in the same format
     return handler
 
 

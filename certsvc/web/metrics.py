@@ -193,7 +193,7 @@ def init_app(
 ) -> WebMetrics:
     """Count every verification and response; serve ``/metrics`` when enabled (see the module
     text)."""
-    registry = CollectorRegistry(auto_describe=True)
+    registry = CollectorRegistry(auto_describe=False)  # collect the database only on a scrape
     web = WebMetrics(registry)
     counter.listeners.append(web.verification)
     registry.register(PublicationCollector(db))
