@@ -167,6 +167,7 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 _MARK = "_certsvc_handler"
+QUIET_LOGGERS = ("alembic",)  # INFO lines that are not news (its plug-in set-up)
 
 
 def configure(
@@ -191,6 +192,8 @@ def configure(
     handler.setFormatter(formatter(settings.log_format))
     root.addHandler(handler)
     root.setLevel((settings.log_level or default_level).upper())
+    for chatty in QUIET_LOGGERS:
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     logging.captureWarnings(True)  # Python's warnings become lines in the same format
     return handler
 

@@ -77,6 +77,8 @@ forwarded_allow_ips = _env("CERTSVC_GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
 timeout = _int("CERTSVC_GUNICORN_TIMEOUT", 30)  # a worker silent this long is restarted
 graceful_timeout = 30  # on stop or reload, requests in flight get this long to finish
 keepalive = 5  # seconds; behind nginx with keepalive to the upstream
+# gunicorn 27's control socket (under $HOME): systemd's signals are the interface here
+control_socket_disable = True
 # the workers' heartbeat files (made with mkstemp), off a possibly slow disk
 SHARED_MEMORY = "/dev/shm"  # noqa: S108
 if Path(SHARED_MEMORY).is_dir():
@@ -97,6 +99,7 @@ logconfig_dict: dict[str, Any] = {
     "root": {"level": _LEVEL, "handlers": ["certsvc"]},
     "loggers": {
         "gunicorn.error": {"level": _LEVEL, "handlers": [], "propagate": True},
+        "alembic": {"level": "WARNING"},  # its plug-in set-up is not news
         # off: see above (the app writes the access line)
         "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
     },

@@ -135,8 +135,9 @@ def nginx_prefix(folder: Path, *, replace: dict[str, str] | None = None) -> Path
         text = text.replace(old, new)
     (folder / "certsvc.conf").write_text(text)
     main = folder / "nginx.conf"
+    user = "user root root;\n" if os.geteuid() == 0 else ""  # workers reach the test folder
     main.write_text(
-        f"pid {folder}/nginx.pid;\nerror_log {folder}/error.log;\nevents {{}}\n"
+        f"{user}pid {folder}/nginx.pid;\nerror_log {folder}/error.log;\nevents {{}}\n"
         f"http {{\n  client_body_temp_path {folder}/body;\n  proxy_temp_path {folder}/proxy;\n"
         f"  include {folder}/certsvc.conf;\n}}\n"
     )
