@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +23,7 @@ from certsvc.issuance.worker import CandidateOutcome, MadeDocument
 from certsvc.roster.models import Person, ReviewResult
 from tests.issuance.conftest import World, build_world
 from tests.issuance.test_lifecycle import TOO_LONG_WORK_UNIT
+from tests.operations.test_deploy import ROOT
 
 
 @pytest.fixture
@@ -130,3 +135,34 @@ def test_signing_times_fall_in_their_buckets_and_a_folder_that_cannot_be_written
     assert metrics.documents_signed == 3
     assert metrics.sign.total == pytest.approx(0.306)
     assert "batch metrics not written" in caplog.text
+
+
+def test_the_command_line_logs_in_json_with_its_command_and_actor(
+    small_world: World, tmp_path: Path
+) -> None:
+    """``certsvc batch run`` as operators start it, with JSON logs and a textfile folder it
+    cannot write: the run completes, and the warning is one JSON line naming the command."""
+    world = small_world
+    batch_id = world.approved_batch()
+    settings = world.settings
+    passphrase_file = settings.data_dir / "demo" / "signer.pass"
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "CERTSVC_DATA_DIR": str(settings.data_dir),
+        "CERTSVC_KEY_DIR": str(settings.key_dir),
+        "CERTSVC_DATABASE_URL": settings.sqlalchemy_url,
+        "CERTSVC_LOG_FORMAT": "json",
+        "CERTSVC_METRICS_TEXTFILE_DIR": str(tmp_path / "missing"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "certsvc", "--actor", "ops", "batch", "run", str(batch_id),
+         "--workers", "0", "--passphrase-file", str(passphrase_file), "--no-notify"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+    (warning,) = [line for line in lines if line["logger"] == "certsvc.issuance.metrics"]
+    assert warning["level"] == "warning" and "batch metrics not written" in warning["message"]
+    assert warning["command"] == "certsvc batch run" and warning["actor"] == "cli:ops"
+    assert passphrase_file.read_text().strip() not in done.stderr + done.stdout
