@@ -87,6 +87,7 @@ class BatchMetrics(Collector):
 
     def begin(self, run: RunState) -> None:
         self.run = run
+        run.observer = self.recorded
         self.running = True
         self._progress()
         self.write()

@@ -104,7 +104,7 @@ def run_batch(
     """Run (or resume) batch ``batch_id`` to completion; the report of the batch."""
     with batch_run_lock(db, batch_id), batch_metrics(settings, batch_id) as metrics:
         run, material = _begin(db, settings, keystore, batch_id, options)
-        metrics.begin(run)  # a node_exporter textfile, when CERTSVC_METRICS_TEXTFILE_DIR is set
+        metrics.begin(run)  # a node_exporter textfile when CERTSVC_METRICS_TEXTFILE_DIR is set
         settle_heap()  # the coordinator's imports and signing material, out of the GC's way
         store = FileDocumentStore(settings.document_store_dir).ensure()
         _recover(db, store, run)
@@ -112,7 +112,7 @@ def run_batch(
             settings, keystore, run, options.passphrase, options.workers, options.now()
         ) as executor:
             try:
-                _sign_everything(db, store, run, options, executor, metrics.recorded)
+                _sign_everything(db, store, run, options, executor)
             finally:
                 store.sync()
         report = _close(db, settings, run, options, material.handle)
@@ -235,7 +235,6 @@ def _sign_everything(
     run: RunState,
     options: RunOptions,
     executor: Executor,
-    observe: Callable[[list[CandidateOutcome]], None] | None = None,
 ) -> None:
     with db.session() as session:
         counts = item_counts(session, run.batch_id)
@@ -261,8 +260,6 @@ def _sign_everything(
             done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
             outcomes = [outcome for future in done for outcome in future.result()]
             record_outcomes(db, store, run, options.actor, options.now(), outcomes)
-            if observe is not None:
-                observe(outcomes)
             if options.progress:
                 failed = sum(1 for outcome in outcomes if outcome.error)
                 options.progress.advance(len(outcomes), failed)
