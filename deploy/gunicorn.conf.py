@@ -16,7 +16,7 @@ Choices, and why:
   ``create_app`` opens a database engine (a connection pool whose sockets must not be shared
   between processes) and starts the verification counter, which adds its counts when its
   process exits; built once in the master, both would be copied into every worker. Each
-  worker paying for its own imports costs about a second at start, and ``kill -HUP`` (a
+  worker paying for its own imports costs a few seconds at start, and ``kill -HUP`` (a
   reload) picks up new code. So ``post_worker_init`` has nothing to reset; it only logs that
   the worker is ready.
 - **forwarded_allow_ips**: only the reverse proxy's address may set ``X-Forwarded-Proto``

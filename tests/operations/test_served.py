@@ -247,7 +247,9 @@ def test_nginx_in_front(served: Served, tmp_path: Path) -> None:
         found = scrape(served.base)
         assert not [key for key in found if ("endpoint", "api.verify_pdf") in key[1]]
         access = (tmp_path / "certsvc.access.log").read_text().splitlines()
-        assert access and all(json.loads(line)["method"] for line in access)
+        entries = [json.loads(line) for line in access]
+        assert entries and all(entry["method"] in ("GET", "POST") for entry in entries)
+        assert [e["status"] for e in entries if e["request_id"] == "edge-7"] == [400]
         assert "7777777777" not in "\n".join(access)
     finally:
         stop(nginx)
