@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -69,6 +70,13 @@ class Settings:
     holder_verify_limit: str = "20 per 10 minutes"  # code attempts per client address
     holder_idle_minutes: int = 15  # a holder session ends after this long unused
     holder_session_minutes: int = 120  # and this long after sign-in, whatever happens
+    # operations (deploy/README.md): logs and Prometheus metrics
+    log_format: str = "text"  # json: one object per line
+    log_level: str = ""  # empty: INFO for the web, WARNING for the command line
+    log_requests: bool = True  # the web's one line per request (its access log)
+    metrics_enabled: bool = False  # serve /metrics (only to metrics_allow)
+    metrics_allow: str = "127.0.0.1/32,::1/128"  # networks /metrics answers
+    metrics_textfile_dir: Path | None = None  # node_exporter textfile folder for batch runs
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -148,6 +156,7 @@ class Settings:
                 raise ConfigError(
                     f"{ENV_PREFIX}{name.upper()} must be 0 or more, not {getattr(self, name)}"
                 )
+        _check_operations(self)
         if not self.agency_region_code.isdigit() or len(self.agency_region_code) != 6:
             raise ConfigError(
                 "CERTSVC_AGENCY_REGION_CODE must be a 6-digit administrative division code "
@@ -179,6 +188,36 @@ class Settings:
             else:
                 shown[f.name] = "" if value is None else str(value)
         return shown
+
+
+LOG_FORMATS = ("json", "text")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _check_operations(settings: Settings) -> None:
+    if settings.log_format not in LOG_FORMATS:
+        raise ConfigError(f"CERTSVC_LOG_FORMAT must be json or text, not {settings.log_format!r}")
+    if settings.log_level and settings.log_level.upper() not in LOG_LEVELS:
+        raise ConfigError(
+            f"CERTSVC_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {settings.log_level!r}"
+        )
+    metrics_networks(settings.metrics_allow)
+
+
+def metrics_networks(text: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """``CERTSVC_METRICS_ALLOW`` as networks: comma-separated, e.g. ``127.0.0.1/32,10.0.0.0/8``."""
+    networks = []
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        try:
+            networks.append(ip_network(part.strip()))
+        except ValueError as exc:
+            raise ConfigError(
+                f"CERTSVC_METRICS_ALLOW: {part.strip()!r} is not a network such as 10.0.0.0/8 "
+                f"({exc})"
+            ) from None
+    return tuple(networks)
 
 
 def mask_url_password(url: str) -> str:

@@ -258,6 +258,7 @@ def run(
         **environment,
         "CERTSVC_PUBLIC_BASE_URL": base,
         "CERTSVC_WEB_RATE_LIMITS": "false",  # the load comes from one address
+        "CERTSVC_LOG_REQUESTS": "false",  # no line per request on this terminal
     }
     command = [
         sys.executable,

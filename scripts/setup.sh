@@ -8,9 +8,10 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 VENV=.venv
 # Debian packages certsvc uses at run time or in its tests; later features add to this list.
-# wrk: the web load test (scripts/bench_web.py); chromium: the browser test (Playwright drives it)
+# wrk: the web load test (scripts/bench_web.py); chromium: the browser test (Playwright drives it);
+# nginx: `nginx -t` on deploy/nginx/certsvc.conf and the proxy in the deployment test
 SYSTEM_PACKAGES=(openssl softhsm2 fonts-wqy-zenhei fonts-hanazono poppler-utils qpdf libnss3-tools wrk
-  chromium)
+  chromium nginx)
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 

@@ -5,8 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 echo "== ruff"
-.venv/bin/ruff check certsvc tests scripts
-.venv/bin/ruff format --check certsvc tests scripts
+.venv/bin/ruff check certsvc tests scripts deploy
+.venv/bin/ruff format --check certsvc tests scripts deploy
 echo "== mypy (strict)"
 .venv/bin/mypy
 echo "== pytest"

@@ -7,7 +7,7 @@ from typing import IO, Any
 import click
 from sqlalchemy import exc as sa_exc
 
-from certsvc import __version__
+from certsvc import __version__, logs
 from certsvc.cli import (
     agency,
     batch,
@@ -72,6 +72,7 @@ def cli(ctx: click.Context, actor: str | None) -> None:
         settings = Settings.from_env()
     except CertsvcError as exc:
         raise CertsvcCommandError(exc) from exc
+    logs.configure(settings, default_level="WARNING")  # output is for people; logs to stderr
     ctx.obj = CliContext(settings=settings, actor_override=actor)
 
 

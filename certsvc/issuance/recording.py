@@ -10,6 +10,7 @@ no longer stands is *skipped*.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -53,6 +54,8 @@ class RunState:
     recovered_files: int = 0
     discarded_files: int = 0
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # told of each task's outcomes once they are recorded (the run's metrics)
+    observer: Callable[[list[CandidateOutcome]], None] | None = None
 
 
 def skip_candidates(
@@ -146,6 +149,8 @@ def record_outcomes(
         store.promote(name, sha256, verified=True)  # checked before the commit
     for name in to_discard:
         store.discard(name)
+    if run.observer is not None:
+        run.observer(outcomes)
 
 
 def _mark_issued(

@@ -43,6 +43,7 @@ from certsvc.errors import KeyStoreError, StateError
 from certsvc.issuance import logbook
 from certsvc.issuance.batches import get_batch, item_counts
 from certsvc.issuance.lock import batch_run_lock
+from certsvc.issuance.metrics import batch_metrics
 from certsvc.issuance.models import (
     BatchItem,
     BatchStatus,
@@ -101,8 +102,9 @@ def run_batch(
     db: Database, settings: Settings, keystore: KeyStore, batch_id: int, options: RunOptions
 ) -> BatchReport:
     """Run (or resume) batch ``batch_id`` to completion; the report of the batch."""
-    with batch_run_lock(db, batch_id):
+    with batch_run_lock(db, batch_id), batch_metrics(settings, batch_id) as metrics:
         run, material = _begin(db, settings, keystore, batch_id, options)
+        metrics.begin(run)  # a node_exporter textfile when CERTSVC_METRICS_TEXTFILE_DIR is set
         settle_heap()  # the coordinator's imports and signing material, out of the GC's way
         store = FileDocumentStore(settings.document_store_dir).ensure()
         _recover(db, store, run)
@@ -114,6 +116,7 @@ def run_batch(
             finally:
                 store.sync()
         report = _close(db, settings, run, options, material.handle)
+        metrics.finished(report)
     if options.deliver_notifications:
         notifications.deliver(db, notifications.sender_for(settings), actor=options.actor)
     return report

@@ -21,9 +21,10 @@ from flask_limiter.util import get_remote_address
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from certsvc import logs
 from certsvc.config import Settings
 from certsvc.db.database import Database
-from certsvc.web import i18n
+from certsvc.web import i18n, metrics
 from certsvc.web.counting import VerificationCounter
 from certsvc.web.state import EXTENSION, WebState
 from certsvc.web.verifying import CoreVerifier, Verifier
@@ -85,6 +86,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from certsvc.web.holder.setup import init_holder
 
     init_holder(app, settings, db, limiter)  # only with CERTSVC_SECRET_KEY
+    logs.init_app(app, settings)
+    metrics.init_app(app, settings, db, counter)
     return app
 
 

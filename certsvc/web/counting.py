@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
@@ -35,12 +36,15 @@ class VerificationCounter:
         self._lock = threading.Lock()
         self._pending: Counter[tuple[date, str, str]] = Counter()
         self._last_flush = time.monotonic()
+        self.listeners: list[Callable[[str, str], None]] = []  # told of each count (metrics)
         atexit.register(self.flush)
 
     def add(self, channel: str, verdict: str, *, day: date | None = None) -> None:
         if channel not in CHANNELS:
             raise ValueError(f"unknown verification channel {channel!r}")
         key = (day or datetime.now(UTC).date(), channel, verdict[:32])
+        for listener in self.listeners:
+            listener(channel, key[2])
         with self._lock:
             self._pending[key] += 1
             due = time.monotonic() - self._last_flush >= self._flush_seconds

@@ -233,4 +233,5 @@ def test_without_a_published_trust_list_verification_is_unavailable(
     assert api.status_code == 503 and api.get_json()["error"]["code"] == "unavailable"
     upload = client.post("/verify", data={"file": (io.BytesIO(b"%PDF-1.7 x"), "x.pdf")})
     assert upload.status_code == 503
-    assert client.get("/readyz").status_code == 200  # the database itself is fine
+    ready = client.get("/readyz")  # the database is fine, but nothing can be verified
+    assert ready.status_code == 503 and "trust list" in ready.get_json()["reason"]
