@@ -31,18 +31,20 @@ class Throttle:
         self._enabled = enabled
 
     def allow(self, limits: list[RateLimitItem], namespace: str, key: str) -> bool:
-        """Count one event for ``key``; False when any window is already full (then nothing
-        is counted). A storage that does not answer lets the event through: the per-code
-        attempt limit, kept in the database, still holds."""
+        """Count one event for ``key``; False when any window is already full. Each window is
+        counted by one atomic increment that also answers (a read, then a separate increment
+        would let requests arriving together all pass), shortest window first and no further
+        once one is full (a refusal within the hour does not use up the day). A storage that
+        does not answer lets the event through: the per-code attempt limit, kept in the
+        database, still holds."""
         if not self._enabled:
             return True
         try:
             strategy = FixedWindowRateLimiter(self._storage())
             identifiers = (self._prefix, "holder", namespace, key)
-            if not all(strategy.test(item, *identifiers) for item in limits):
-                return False
-            for item in limits:
-                strategy.hit(item, *identifiers)
+            for item in sorted(limits, key=lambda item: item.get_expiry()):
+                if not strategy.hit(item, *identifiers):
+                    return False
         except Exception:
             log.warning("holder rate limit storage unreachable", exc_info=True)
         return True
