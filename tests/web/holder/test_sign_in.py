@@ -119,6 +119,43 @@ def test_code_attempts_per_client_are_limited(holder_world: HolderWorld) -> None
     assert enter_code(elsewhere, code).headers["Location"].endswith("/me/documents")
 
 
+def test_addresses_of_one_ipv6_network_share_the_per_client_limits(
+    holder_world: HolderWorld,
+) -> None:
+    """An IPv6 subscriber holds a whole /64: a fresh address per request must not be a fresh
+    client."""
+    alice = holder_world.alice
+    app = holder_world.app(
+        holder_verify_limit="3 per 10 minutes", holder_client_send_limit="2 per hour"
+    )
+
+    def client_at(address: str) -> FlaskClient:
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = address
+        return client
+
+    guesser = client_at("2001:db8:7:1::1")
+    ask_for_code(app, guesser, alice.form())
+    code = codes_sent(holder_world.outbox, alice.mobile)[-1]
+    for host in (2, 3, 4):  # each guess from another address of the same /64
+        with guesser.session_transaction() as session:
+            challenge = session[SESSION_CHALLENGE]
+        moved = client_at(f"2001:db8:7:1::{host}")
+        csrf_token(moved, "/me/sign-in")
+        with moved.session_transaction() as session:
+            session[SESSION_CHALLENGE] = challenge
+        assert enter_code(moved, _wrong(code)).status_code == 400
+    stopped = client_at("2001:db8:7:1:ffff:ffff:ffff:ffff")
+    ask_for_code(app, stopped, alice.form())  # the network's second code request
+    assert enter_code(stopped, "000000").status_code == 429
+    assert ask_for_code(app, client_at("2001:db8:7:1::abcd"), alice.form()).status_code == 429
+    # the next /64 is another client; an IPv4 address is still counted alone
+    neighbour = client_at("2001:db8:7:2::1")
+    ask_for_code(app, neighbour, alice.form())
+    assert enter_code(neighbour, "000000").status_code == 400
+    assert ask_for_code(app, client_at("198.51.100.77"), alice.form()).status_code == 303
+
+
 def test_codes_per_identity_number_are_limited_whoever_asks(holder_world: HolderWorld) -> None:
     alice = holder_world.alice
     app = holder_world.app(holder_send_limit="2 per hour;3 per day")
