@@ -156,6 +156,30 @@ def test_addresses_of_one_ipv6_network_share_the_per_client_limits(
     assert ask_for_code(app, client_at("198.51.100.77"), alice.form()).status_code == 303
 
 
+def test_code_guesses_stay_limited_while_the_limit_storage_is_down(
+    holder_world: HolderWorld,
+) -> None:
+    """A shared limit storage that does not answer (nothing listens on port 1) must not turn
+    the limits off: they are counted in the process meanwhile, as the app's own limits are."""
+    alice = holder_world.alice
+    app = holder_world.app(
+        ratelimit_storage_uri="redis://127.0.0.1:1",
+        holder_verify_limit="3 per 10 minutes",
+        holder_send_limit="2 per hour",
+    )
+    client = app.test_client()
+    ask_for_code(app, client, alice.form())
+    code = codes_sent(holder_world.outbox, alice.mobile)[-1]
+    for _ in range(3):
+        assert enter_code(client, _wrong(code)).status_code == 400
+    assert enter_code(client, code).status_code == 429
+    assert client.get("/me/documents").status_code == 302
+    elsewhere = app.test_client()
+    elsewhere.environ_base["REMOTE_ADDR"] = "192.0.2.99"
+    assert ask_for_code(app, elsewhere, alice.form()).status_code == 303
+    assert ask_for_code(app, elsewhere, alice.form()).status_code == 429  # the number's third
+
+
 def test_codes_per_identity_number_are_limited_whoever_asks(holder_world: HolderWorld) -> None:
     alice = holder_world.alice
     app = holder_world.app(holder_send_limit="2 per hour;3 per day")
