@@ -89,7 +89,7 @@ def test_sign_in_returns_to_the_page_asked_for_and_nowhere_else(
         else:
             sign_in_page = f"/me/sign-in?next={asked}"
         token = csrf_token(client, sign_in_page)
-        client.post("/me/sign-in", data={**alice.form(), "csrf_token": token})
+        client.post("/me/sign-in", data={**alice.form(), "csrf_token": token}).close()
         holder_state(app).courier.wait()
         token = csrf_token(client, "/me/sign-in/code")
         code = codes_sent(holder_world.outbox, alice.mobile)[-1]
@@ -105,7 +105,7 @@ def test_a_return_page_with_control_characters_is_ignored(holder_world: HolderWo
     for asked in ("/me/%0d%0aSet-Cookie:%20x=1", "/me/documents%09/%09/evil.example"):
         client = app.test_client()
         token = csrf_token(client, f"/me/sign-in?next={asked}")
-        client.post("/me/sign-in", data={**alice.form(), "csrf_token": token})
+        client.post("/me/sign-in", data={**alice.form(), "csrf_token": token}).close()
         holder_state(app).courier.wait()
         token = csrf_token(client, "/me/sign-in/code")
         code = codes_sent(holder_world.outbox, alice.mobile)[-1]
@@ -135,6 +135,7 @@ def test_csrf_on_https_checks_the_referer_which_the_pages_send(
         "/me/sign-in", data=form, base_url=base, headers={"Referer": f"{base}/me/sign-in"}
     )
     assert same.status_code == 303
+    same.close()
     holder_state(app).courier.wait()
 
 

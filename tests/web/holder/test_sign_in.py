@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import col, select
@@ -16,7 +17,7 @@ from certsvc.notifications.senders import OutgoingMessage
 from certsvc.roster.models import Person
 from certsvc.web.holder.access import SESSION_CHALLENGE
 from certsvc.web.holder.models import HolderCode
-from certsvc.web.holder.services import CodeCourier
+from certsvc.web.holder.services import CodeCourier, CodeToSend
 from tests.factories import resident_id
 from tests.web.holder.conftest import (
     CSRF_FIELD,
@@ -307,9 +308,33 @@ def test_the_answer_does_not_wait_for_the_message(holder_world: HolderWorld) -> 
         response = client.post("/me/sign-in", data={**form, "csrf_token": token})
         timings[what] = time.perf_counter() - started
         assert response.status_code == 303
+        response.close()
     assert timings["holder"] < sender.delay / 2, timings
     state.courier.wait()
     assert len(sender.sent) == 1 and sender.sent[0].recipient == holder_world.alice.mobile
+
+
+def test_a_code_is_handed_over_only_once_the_answer_has_gone_out(
+    holder_world: HolderWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The courier's work (outbox row, audit event, the sender), run while the answer was
+    still being made, made a holder's answer slower than a stranger's (tenth percentile 4.5
+    against 2.0 ms here): a timing oracle for "this number and name are on record". The code
+    is handed over when the server closes the answer, after its last byte has gone."""
+    alice = holder_world.alice
+    app = holder_world.app()
+    handed: list[CodeToSend] = []
+    monkeypatch.setattr(holder_state(app).courier, "dispatch", handed.append)
+    for form, codes in ((alice.form(), 1), (alice.form(id_number=NOBODY), 0)):
+        client = app.test_client()
+        token = csrf_token(client, "/me/sign-in")
+        response = client.post("/me/sign-in", data={**form, "csrf_token": token})
+        assert response.status_code == 303
+        assert handed == [], "the code was handed over while the answer was being made"
+        response.close()  # what the WSGI server does once the answer is sent
+        assert len(handed) == codes
+        assert all(code.recipient.person_id == alice.person_id for code in handed)
+        handed.clear()
 
 
 def test_code_sends_and_sign_ins_are_audited_without_identity_numbers(
