@@ -91,7 +91,14 @@ def get_holder_document(number: str, holder: SignedIn) -> HolderDocument:
 
 
 def safe_next(target: str | None) -> str | None:
-    """A page to return to after sign-in: only a holder page of this site."""
-    if target and target.startswith("/me/") and "//" not in target and "\\" not in target:
+    """A page to return to after sign-in: only a holder page of this site, and nothing a
+    browser would strip or a header could not hold (tabs, line breaks)."""
+    if (
+        target
+        and target.startswith("/me/")
+        and "//" not in target
+        and "\\" not in target
+        and target.isprintable()
+    ):
         return target
     return None

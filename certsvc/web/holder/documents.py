@@ -35,7 +35,7 @@ from certsvc.web.holder.state import holder_state
 bp = Blueprint("holder_documents", __name__)
 log = logging.getLogger(__name__)
 
-PREVIEW_CACHE_CONTROL = "private, max-age=86400"
+PREVIEW_CACHE_CONTROL = "private, no-store"  # the first page shows the identity number
 
 
 @bp.get("/my")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 from flask import current_app, request
@@ -36,5 +37,19 @@ def holder_state() -> HolderState:
     return found
 
 
+IPV6_CLIENT_PREFIX = 64  # what one IPv6 subscriber is given, at least
+
+
 def client_address() -> str:
-    return request.remote_addr or "unknown"
+    """The client the per-client limits count: an IPv4 address, or the /64 network of an IPv6
+    one — a subscriber holds a whole /64 and could take a fresh address for every request."""
+    address = request.remote_addr or "unknown"
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, IPV6_CLIENT_PREFIX), strict=False))
+    return address

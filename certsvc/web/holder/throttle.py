@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 
 from limits import RateLimitItem, parse_many
-from limits.storage import Storage
+from limits.storage import MemoryStorage, Storage
 from limits.strategies import FixedWindowRateLimiter
 
 from certsvc.errors import ConfigError
@@ -29,20 +29,28 @@ class Throttle:
         self._storage = storage
         self._prefix = prefix
         self._enabled = enabled
+        self._fallback = MemoryStorage()  # while the shared storage does not answer
 
     def allow(self, limits: list[RateLimitItem], namespace: str, key: str) -> bool:
-        """Count one event for ``key``; False when any window is already full (then nothing
-        is counted). A storage that does not answer lets the event through: the per-code
-        attempt limit, kept in the database, still holds."""
+        """Count one event for ``key``; False when any window is already full. Each window is
+        counted by one atomic increment that also answers (a read, then a separate increment
+        would let requests arriving together all pass), shortest window first and no further
+        once one is full (a refusal within the hour does not use up the day). While the
+        storage does not answer, events are counted in this process's memory (as the app's own
+        limits are): the limits never lapse."""
         if not self._enabled:
             return True
+        identifiers = (self._prefix, "holder", namespace, key)
         try:
-            strategy = FixedWindowRateLimiter(self._storage())
-            identifiers = (self._prefix, "holder", namespace, key)
-            if not all(strategy.test(item, *identifiers) for item in limits):
-                return False
-            for item in limits:
-                strategy.hit(item, *identifiers)
+            return self._count(self._storage(), limits, identifiers)
         except Exception:
-            log.warning("holder rate limit storage unreachable", exc_info=True)
+            log.warning("holder rate limit storage unreachable: counting in memory", exc_info=True)
+            return self._count(self._fallback, limits, identifiers)
+
+    @staticmethod
+    def _count(storage: Storage, limits: list[RateLimitItem], identifiers: tuple[str, ...]) -> bool:
+        strategy = FixedWindowRateLimiter(storage)
+        for item in sorted(limits, key=lambda item: item.get_expiry()):
+            if not strategy.hit(item, *identifiers):
+                return False
         return True

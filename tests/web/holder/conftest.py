@@ -244,6 +244,7 @@ def codes_sent(outbox: Path, mobile: str) -> list[str]:
 def ask_for_code(app: Flask, client: FlaskClient, form: dict[str, str]) -> Any:
     token = csrf_token(client, "/me/sign-in")
     response = client.post("/me/sign-in", data={**form, "csrf_token": token})
+    response.close()  # as a WSGI server does once the answer is sent: the code goes out then
     holder_state(app).courier.wait()
     return response
 

@@ -9,7 +9,7 @@ from sqlmodel import col, select
 
 from certsvc.audit.models import AuditEvent
 from certsvc.web.holder import previews
-from tests.web.holder.conftest import HolderWorld, holder_state, signed_in_client
+from tests.web.holder.conftest import HolderWorld, csrf_token, holder_state, signed_in_client
 
 
 def test_revoked_and_superseded_documents_say_so(holder_world: HolderWorld) -> None:
@@ -86,3 +86,18 @@ def test_every_download_is_audited(holder_world: HolderWorld) -> None:
     assert [event.subject_id for event in events] == bob.numbers
     assert all(event.details["via"] == "holder" for event in events)
     assert [event.details["sha256"] for event in events] == [d.sha256 for d in bob.documents]
+
+
+def test_a_preview_is_not_kept_by_the_browser_past_sign_out(holder_world: HolderWorld) -> None:
+    """The first page shows the holder's name and identity number: a browser that kept it
+    for a day would show it again, without asking, to the next person at the device."""
+    alice = holder_world.alice
+    _, client = signed_in_client(holder_world, alice)
+    preview = client.get(f"/me/documents/{alice.numbers[0]}/preview.png")
+    assert preview.status_code == 200
+    directives = {part.strip() for part in preview.headers["Cache-Control"].split(",")}
+    assert {"private", "no-store"} <= directives
+    assert not any(part.startswith("max-age") for part in directives), directives
+    token = csrf_token(client, "/me/documents")
+    assert client.post("/me/sign-out", data={"csrf_token": token}).status_code == 303
+    assert client.get(f"/me/documents/{alice.numbers[0]}/preview.png").status_code == 302

@@ -89,12 +89,30 @@ def test_sign_in_returns_to_the_page_asked_for_and_nowhere_else(
         else:
             sign_in_page = f"/me/sign-in?next={asked}"
         token = csrf_token(client, sign_in_page)
-        client.post("/me/sign-in", data={**alice.form(), "csrf_token": token})
+        client.post("/me/sign-in", data={**alice.form(), "csrf_token": token}).close()
         holder_state(app).courier.wait()
         token = csrf_token(client, "/me/sign-in/code")
         code = codes_sent(holder_world.outbox, alice.mobile)[-1]
         done = client.post("/me/sign-in/code", data={"code": code, "csrf_token": token})
         assert done.headers["Location"] == landing, asked
+
+
+def test_a_return_page_with_control_characters_is_ignored(holder_world: HolderWorld) -> None:
+    """A link to the sign-in page whose ``next`` holds a line break (a header injection
+    attempt) must not turn the holder's sign-in into an error after the code is used."""
+    alice = holder_world.alice
+    app = holder_world.app()
+    for asked in ("/me/%0d%0aSet-Cookie:%20x=1", "/me/documents%09/%09/evil.example"):
+        client = app.test_client()
+        token = csrf_token(client, f"/me/sign-in?next={asked}")
+        client.post("/me/sign-in", data={**alice.form(), "csrf_token": token}).close()
+        holder_state(app).courier.wait()
+        token = csrf_token(client, "/me/sign-in/code")
+        code = codes_sent(holder_world.outbox, alice.mobile)[-1]
+        done = client.post("/me/sign-in/code", data={"code": code, "csrf_token": token})
+        assert done.status_code == 303, (asked, done.status_code)
+        assert done.headers["Location"] == "/me/documents", asked
+        assert "Set-Cookie: x=1" not in str(done.headers)
 
 
 def test_csrf_on_https_checks_the_referer_which_the_pages_send(
@@ -117,6 +135,7 @@ def test_csrf_on_https_checks_the_referer_which_the_pages_send(
         "/me/sign-in", data=form, base_url=base, headers={"Referer": f"{base}/me/sign-in"}
     )
     assert same.status_code == 303
+    same.close()
     holder_state(app).courier.wait()
 
 
