@@ -17,7 +17,6 @@ from urllib.parse import urlencode, urlsplit
 
 from flask import Flask, Response, g, jsonify, render_template, request
 from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -25,6 +24,7 @@ from certsvc import logs
 from certsvc.config import Settings
 from certsvc.db.database import Database
 from certsvc.web import i18n, metrics
+from certsvc.web.clients import client_address
 from certsvc.web.counting import VerificationCounter
 from certsvc.web.state import EXTENSION, WebState
 from certsvc.web.verifying import CoreVerifier, Verifier
@@ -65,7 +65,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
         )
 
-    limiter = Limiter(get_remote_address, app=app)
+    limiter = Limiter(client_address, app=app)
     counter = VerificationCounter(db, settings.web_count_flush_seconds)
     app.extensions[EXTENSION] = WebState(settings, db, verifier, counter, limiter)
 

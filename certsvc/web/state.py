@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from flask import abort, current_app, request
+from flask import abort, current_app
 from flask_limiter import Limiter
 from limits import parse
 from limits.strategies import FixedWindowRateLimiter
 
 from certsvc.config import Settings
 from certsvc.db.database import Database
+from certsvc.web.clients import client_address
 from certsvc.web.counting import VerificationCounter
 from certsvc.web.verifying import Verifier
 
@@ -36,7 +37,7 @@ class WebState:
         item = parse(self.settings.web_lookup_rate_limit)
         prefix = str(current_app.config.get("RATELIMIT_KEY_PREFIX", "certsvc"))
         try:
-            allowed = strategy.hit(item, prefix, "lookup", request.remote_addr or "unknown")
+            allowed = strategy.hit(item, prefix, "lookup", client_address())
         except Exception:  # the shared storage is down: the route's own limit still holds
             log.warning("look-up rate limit storage unreachable", exc_info=True)
             return

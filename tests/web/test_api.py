@@ -165,6 +165,31 @@ def test_lookups_have_a_tighter_limit_shared_by_page_and_api(
     assert client.post("/lookup", data=form).status_code == 429
 
 
+def test_addresses_of_one_ipv6_network_share_the_public_limits(
+    settings: Settings, db: Database, fake_verifier: FakeVerifier
+) -> None:
+    """An IPv6 subscriber holds a whole /64: a fresh address per request is the same client,
+    for the verification pages and for the tighter look-up limit alike."""
+    client = _limited_app(settings, db, fake_verifier).test_client()
+    statuses = [
+        client.get(
+            f"/v/{SAMPLE_TOKEN}", environ_base={"REMOTE_ADDR": f"2001:db8:1:2::{n:x}"}
+        ).status_code
+        for n in range(1, 7)
+    ]
+    assert statuses == [200] * 5 + [429]
+    elsewhere = {"REMOTE_ADDR": "2001:db8:1:3::1"}  # the next /64: another subscriber
+    assert client.get(f"/v/{SAMPLE_TOKEN}", environ_base=elsewhere).status_code == 200
+    form = {"number": "2025-110000-GC2Z-000123N", "name": "张三"}
+    lookups = [
+        client.post(
+            "/lookup", data=form, environ_base={"REMOTE_ADDR": f"2001:db8:7:7::{n:x}"}
+        ).status_code
+        for n in range(1, 5)
+    ]
+    assert lookups == [200] * 3 + [429]
+
+
 def test_rate_limits_can_be_switched_off(
     settings: Settings, db: Database, fake_verifier: FakeVerifier
 ) -> None:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 
-from flask import current_app, request
+from flask import current_app
 from limits import RateLimitItem
 
 from certsvc.config import Settings
 from certsvc.db.database import Database
 from certsvc.issuance.store import DocumentStore
+from certsvc.web.clients import client_address
 from certsvc.web.holder.previews import PreviewCache
 from certsvc.web.holder.services import CodeCourier
 from certsvc.web.holder.throttle import Throttle
@@ -37,19 +37,4 @@ def holder_state() -> HolderState:
     return found
 
 
-IPV6_CLIENT_PREFIX = 64  # what one IPv6 subscriber is given, at least
-
-
-def client_address() -> str:
-    """The client the per-client limits count: an IPv4 address, or the /64 network of an IPv6
-    one — a subscriber holds a whole /64 and could take a fresh address for every request."""
-    address = request.remote_addr or "unknown"
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.IPv6Network((ip, IPV6_CLIENT_PREFIX), strict=False))
-    return address
+__all__ = ["client_address", "holder_state"]
