@@ -39,7 +39,7 @@ SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 def browser_or_skip(backend: str) -> ModuleType:
     """``playwright.sync_api``, or the test skipped saying what is missing. The browser tests
     run once, on SQLite; the screenshot folder is made here."""
-    sync_api = pytest.importorskip(
+    sync_api: ModuleType = pytest.importorskip(
         "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
     )
     if CHROMIUM is None:
@@ -137,20 +137,88 @@ def log_text(path: Path) -> str:
 # -- steps a person takes in the browser -----------------------------------------------------
 
 
-def staff_sign_in(page: Any, base: str, member: Member, prefix: str) -> None:
+def staff_sign_in(page: Any, base: str, member: Member, shots: tuple[str, str]) -> None:
     """``member`` signs in to the console at ``base``: password, then the authenticator's code;
-    a screenshot of both pages (``<prefix>-sign-in``, ``<prefix>-code``)."""
+    ``shots``: the screenshot names of the two pages."""
     page.goto(f"{base}/sign-in")
-    shot(page, f"{prefix}-sign-in")
+    shot(page, shots[0])
     page.fill("#username", member.username)
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(f"{base}/sign-in/code")
-    shot(page, f"{prefix}-code")
+    shot(page, shots[1])
     page.fill("#code", current_code(member.secret))
     page.click("main button[type=submit]")
     page.wait_for_url(f"{base}/dashboard")
     assert member.username in page.locator("header").inner_text()
+
+
+def import_roster(page: Any, base: str, path: Path) -> Any:
+    """The roster page: ``path`` sent; the importer's report (``#import-report``)."""
+    page.goto(f"{base}/roster")
+    page.set_input_files("#file", str(path))
+    page.click("main form button[type=submit]")
+    return page.wait_for_selector("#import-report")
+
+
+def open_publicity(page: Any, start: str, reason: str) -> None:
+    """On a session's page: publicity opened from ``start`` (back-dated, with ``reason``)."""
+    page.fill("#start", start)
+    page.fill("#backdate_reason", reason)
+    page.click("#open-publicity button[type=submit]")
+    page.wait_for_selector("#publicity[data-status=open]")
+
+
+def lodge_and_uphold_objection(
+    page: Any, result_id: str, received: str, summary: str, note: str, shot_names: tuple[str, str]
+) -> None:
+    """On a session's page: an objection to result ``result_id`` lodged (screenshot
+    ``shot_names[0]``), then upheld (``shot_names[1]``): the result is withdrawn."""
+    page.select_option("#result_id", result_id)
+    page.fill("#received", received)
+    page.fill("#summary", summary)
+    page.click("#lodge-objection button[type=submit]")
+    page.wait_for_selector("table.objections tbody tr[data-status=open]")
+    shot(page, shot_names[0])
+    objection = page.locator("table.objections tbody tr").first
+    objection.locator("select[name=outcome]").select_option("upheld")
+    objection.locator("input[name=note]").fill(note)
+    objection.locator("button[type=submit]").click()
+    page.wait_for_selector("table.objections tbody tr[data-status=upheld]")
+    withdrawn = page.locator(f"#results tr[data-result='{result_id}'] td.standing")
+    assert withdrawn.inner_text() == "已撤销"
+    shot(page, shot_names[1])
+
+
+def close_publicity(page: Any) -> None:
+    page.click("#close-publicity")
+    page.wait_for_selector("#publicity[data-status=closed]")
+
+
+def create_batch(page: Any, base: str, session_id: str) -> str:
+    """A batch created on the batches page from session ``session_id``; its page's URL."""
+    page.goto(f"{base}/batches")
+    page.check(f"input[name=session_ids][value='{session_id}']")
+    page.click("#create-batch button[type=submit]")
+    page.wait_for_selector("#batch-status")
+    assert page.locator("#batch-status").inner_text() == "待审批"
+    url: str = page.url
+    return url
+
+
+def approve_batch(page: Any, batch_url: str) -> None:
+    page.goto(batch_url)
+    page.click("#approve-batch")
+    page.wait_for_selector("#run-batch")  # offered once the batch is approved
+    assert page.locator("#batch-status").inner_text() == "已审批"
+
+
+def run_batch_to_the_end(page: Any, wait_ms: int) -> Any:
+    """On an approved batch's page: run asked for (a signing job for the signer process); the
+    page follows the run by itself until it is over. The progress box (``#live-progress``)."""
+    page.click("#run-batch")
+    page.wait_for_selector("#live-progress[data-done=yes]", timeout=wait_ms)
+    return page.locator("#live-progress")
 
 
 def ask_for_holder_code(page: Any, base: str, holder: Holder, shot_name: str = "") -> None:
@@ -232,3 +300,11 @@ def see_genuine_verdict(page: Any, number: str, holder: Holder) -> None:
     assert "真实有效" in verdict.inner_text()
     assert number in page.content()
     assert holder.id_number not in page.content()
+
+
+def download_attachment(page: Any, path: Path) -> bytes:
+    """On a share link's page: the signed PDF attached to the verdict, saved at ``path``."""
+    with page.expect_download() as caught:
+        page.click("section.attachment a[download]")
+    caught.value.save_as(path)
+    return path.read_bytes()

@@ -16,9 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from tests.browser import (
+    approve_batch,
     browser_or_skip,
+    close_publicity,
+    create_batch,
+    import_roster,
     launch,
+    lodge_and_uphold_objection,
     log_text,
+    open_publicity,
+    run_batch_to_the_end,
     serving,
     shot,
     signer_process,
@@ -75,30 +82,22 @@ def test_the_staff_story_in_a_browser(
         try:
             # -- the operator ---------------------------------------------------------------
             page = new_page()
-            staff_sign_in(page, base, olga, "01-operator")
+            staff_sign_in(page, base, olga, ("01-operator-sign-in", "01-operator-code"))
             shot(page, "02-dashboard")
 
-            page.goto(f"{base}/roster")
-            page.set_input_files("#file", str(bad))
-            page.click("main form button[type=submit]")
-            report = page.locator("#import-report")
+            report = import_roster(page, base, bad)
             assert report.get_attribute("data-ok") == "no"
             assert page.locator("#import-errors tbody tr").count() >= 1
             assert "证件号码" in page.locator("#import-errors").inner_text()
             shot(page, "03-roster-refused")
-            page.set_input_files("#file", str(good))
-            page.click("main form button[type=submit]")
-            assert page.locator("#import-report").get_attribute("data-ok") == "yes"
+            assert import_roster(page, base, good).get_attribute("data-ok") == "yes"
             shot(page, "04-roster-imported")
 
             page.goto(f"{base}/sessions")
             shot(page, "05-sessions")
             page.locator("#sessions tbody tr").last.locator("a").click()
             session_url = page.url
-            page.fill("#start", START)
-            page.fill("#backdate_reason", "网上公示已于10月13日发布，现补录")
-            page.click("#open-publicity button[type=submit]")
-            assert page.locator("#publicity").get_attribute("data-status") == "open"
+            open_publicity(page, START, "网上公示已于10月13日发布，现补录")
             shot(page, "06-publicity-open")
 
             listing = new_page()
@@ -111,44 +110,30 @@ def test_the_staff_story_in_a_browser(
             shot(listing, "07-public-publicity-listing")
 
             page.goto(session_url)
-            page.select_option("#result_id", index=0)
-            page.fill("#received", RECEIVED)
-            page.fill("#summary", "举报其代表作存在抄袭")
-            page.click("#lodge-objection button[type=submit]")
-            objection = page.locator("table.objections tbody tr").first
-            assert objection.get_attribute("data-status") == "open"
-            shot(page, "08-objection-lodged")
-            objection.locator("select[name=outcome]").select_option("upheld")
-            objection.locator("input[name=note]").fill("经核查，代表作存在抄袭，取消评审结果")
-            objection.locator("button[type=submit]").click()
-            objection = page.locator("table.objections tbody tr").first
-            assert objection.get_attribute("data-status") == "upheld"
+            first = page.locator("#result_id option").first.get_attribute("value")
+            lodge_and_uphold_objection(
+                page,
+                first,
+                RECEIVED,
+                "举报其代表作存在抄袭",
+                "经核查，代表作存在抄袭，取消评审结果",
+                ("08-objection-lodged", "09-objection-upheld"),
+            )
             assert page.locator("#results td.standing", has_text="已撤销").count() == 1
-            shot(page, "09-objection-upheld")
-            page.click("#close-publicity")
-            assert page.locator("#publicity").get_attribute("data-status") == "closed"
+            close_publicity(page)
             shot(page, "10-publicity-closed")
 
-            page.goto(f"{base}/batches")
-            session_id = session_url.rstrip("/").rsplit("/", 1)[-1]
-            page.check(f"input[name=session_ids][value='{session_id}']")
-            page.click("#create-batch button[type=submit]")
-            assert page.locator("#batch-status").inner_text() == "待审批"
-            batch_url = page.url
+            batch_url = create_batch(page, base, session_url.rstrip("/").rsplit("/", 1)[-1])
             shot(page, "11-batch-created")
             page.click("header button.link")  # sign out
             page.wait_for_url(f"{base}/sign-in")
 
             # -- the approver ---------------------------------------------------------------
             page = new_page()
-            staff_sign_in(page, base, petra, "12-approver")
-            page.goto(batch_url)
-            page.click("#approve-batch")
-            assert page.locator("#batch-status").inner_text() == "已审批"
+            staff_sign_in(page, base, petra, ("12-approver-sign-in", "12-approver-code"))
+            approve_batch(page, batch_url)
             shot(page, "13-batch-approved")
-            page.click("#run-batch")
-            page.wait_for_selector("#live-progress[data-done=yes]", timeout=WAIT_MS)
-            box = page.locator("#live-progress")
+            box = run_batch_to_the_end(page, WAIT_MS)
             assert box.get_attribute("data-percent") == "100", log_text(tmp_path / "signer.log")
             assert box.get_attribute("data-status") == "completed"
             assert page.locator("#batch-status").inner_text() == "已完成"

@@ -15,6 +15,7 @@ from certsvc.web import create_app
 from tests.browser import (
     SCREENSHOTS,
     browser_or_skip,
+    download_attachment,
     download_documents,
     free_port,
     holder_sign_in,
@@ -73,11 +74,8 @@ def test_a_holder_signs_in_downloads_and_shares_in_a_browser(
             shared.goto(link)
             see_genuine_verdict(shared, certificate.number, alice)
             shot(shared, "holder-05-shared-verdict")
-            with shared.expect_download() as caught:
-                shared.click("section.attachment a[download]")
-            attached = tmp_path / "attached.pdf"
-            caught.value.save_as(attached)
-            assert attached.read_bytes() == certificate.path.read_bytes()
+            attached = download_attachment(shared, tmp_path / "attached.pdf")
+            assert attached == certificate.path.read_bytes()
             employer.close()
 
             # the holder sees the opening counted, in English too
