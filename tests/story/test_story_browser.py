@@ -20,6 +20,8 @@ Skipped, saying why, when the playwright package or a chromium binary is missing
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ from certsvc.documents.layout import load_layouts
 from certsvc.documents.record import DocumentType
 from certsvc.documents.token import qr_matrix, verification_url
 from certsvc.issuance.models import Document
+from certsvc.notifications.service import outbox_path
 from certsvc.roster.models import Person
 from certsvc.verification.verdict import VerdictKind
 from certsvc.web.verifying import CoreVerifier
@@ -97,6 +100,13 @@ def candidate(world: World, row: dict[str, str]) -> Holder:
         person = session.exec(select(Person).where(Person.id_number == row["证件号码"])).one()
         assert person.id is not None
         return Holder(person.id, person.name, person.id_type, person.id_number, person.mobile, ())
+
+
+def issuance_messages(outbox: Path, mobile: str) -> list[str]:
+    """The texts of the "your documents are issued" messages the outbox holds for ``mobile``."""
+    lines = outbox.read_text(encoding="utf-8").splitlines() if outbox.exists() else []
+    messages = [json.loads(line) for line in lines]
+    return [m["body"] for m in messages if m["key"].startswith("batch:") and m["to"] == mobile]
 
 
 class AuditTrail:
@@ -278,9 +288,15 @@ def test_the_whole_story_in_a_browser(
             assert len(issued) == 6  # a certificate and a notice for each of three candidates
             assert set(holder.numbers) <= issued
 
-            # -- 3. the holder: sign in, download, share; the employer; the QR code -----------
+            # -- 3. the holder: told by SMS, signs in, downloads, shares; the employer; the QR ---
+            outbox = outbox_path(settings)
+            assert issuance_messages(outbox, withdrawn.mobile) == []
+            (told,) = issuance_messages(outbox, holder.mobile)
+            link_in_message = re.search(r"https?://[!-~]+/my", told)
+            assert link_in_message is not None, told
             page = new_page(PHONE)
-            page.goto(f"{public_base}/me/sign-in")
+            page.goto(link_in_message.group(0))
+            page.wait_for_url(re.compile(re.escape(f"{public_base}/me/sign-in") + r"(\?.*)?$"))
             holder_sign_in(
                 page,
                 public_base,
@@ -329,7 +345,6 @@ def test_the_whole_story_in_a_browser(
             page.goto(f"{public_base}/me/sign-in")
             ask_for_holder_code(page, public_base, withdrawn)
             holder_state(public).courier.wait()
-            outbox = settings.data_dir / "outbox" / "sms.jsonl"
             assert codes_sent(outbox, withdrawn.mobile) == []
             shot(page, "story-23-withdrawn-candidate-no-code")
             assert signer.poll() is None  # the signer is still waiting for work
