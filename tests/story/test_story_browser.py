@@ -47,7 +47,6 @@ from tests.browser import (
     create_batch,
     download_attachment,
     download_documents,
-    free_port,
     holder_sign_in,
     import_roster,
     launch,
@@ -163,7 +162,7 @@ def test_the_whole_story_in_a_browser(
     signer_log = tmp_path / "signer.log"
 
     with (
-        serving(console, free_port()) as console_port,
+        serving(console) as console_port,
         serving(public, public_port),
         signer_process(settings, signer_log) as signer,
         sync_api.sync_playwright() as playwright,
