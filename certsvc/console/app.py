@@ -25,7 +25,7 @@ from werkzeug.wrappers import Response
 from certsvc.config import Settings
 from certsvc.console import texts
 from certsvc.console.access import ConsoleUser, current_staff, refuse_unmarked, wants_json
-from certsvc.console.state import EXTENSION, ConsoleState
+from certsvc.console.state import EXTENSION, ConsoleState, local_time
 from certsvc.db.database import Database
 from certsvc.errors import ConfigError
 from certsvc.staff.models import StaffUser
@@ -81,6 +81,7 @@ def create_console_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         )
     limiter = Limiter(get_remote_address, app=app)
     app.extensions[EXTENSION] = ConsoleState(settings, db, limiter)
+    app.add_template_filter(local_time, "local")
     CSRFProtect(app)
     _login(app, db)
 

@@ -11,92 +11,35 @@ Skipped, saying why, when the playwright package or a chromium binary is missing
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-from flask import Flask
-from werkzeug.serving import make_server
-
-from certsvc.staff.service import current_code
-from tests.console.conftest import PASSWORD, Member, make_console
+from tests.browser import (
+    approve_batch,
+    browser_or_skip,
+    close_publicity,
+    create_batch,
+    import_roster,
+    launch,
+    lodge_and_uphold_objection,
+    log_text,
+    open_publicity,
+    run_batch_to_the_end,
+    serving,
+    shot,
+    signer_process,
+    staff_sign_in,
+)
+from tests.console.conftest import Member, make_console
 from tests.factories import person_row, write_csv
 from tests.issuance.conftest import World
 from tests.web.conftest import make_app, web_settings
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / "test-artifacts" / "screenshots"
 COMMITTEE = "北京市工程技术系列电子信息专业高级专业技术资格评审委员会"
 START = "2025-10-13"  # a Monday: five working days to the 17th
 RECEIVED = "2025-10-14"
 WAIT_MS = 120_000  # a safety net for the signing job, not a timing requirement
-
-
-@contextmanager
-def serving(app: Flask) -> Iterator[str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.shutdown()
-        thread.join()
-
-
-@contextmanager
-def signer_process(world: World, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    settings = world.settings
-    env = {
-        **os.environ,
-        "CERTSVC_DATA_DIR": str(settings.data_dir),
-        "CERTSVC_DATABASE_URL": settings.sqlalchemy_url,
-        "CERTSVC_KEY_DIR": str(settings.key_dir),
-        "CERTSVC_ACTOR": "signer",
-    }
-    log = (tmp_path / "signer.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "certsvc",
-            "signer",
-            "serve",
-            "--workers",
-            "0",
-            "--poll",
-            "0.5",
-            "--passphrase-file",
-            str(settings.data_dir / "demo" / "signer.pass"),
-        ],
-        env=env,
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        yield process
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 def rosters(tmp_path: Path) -> tuple[Path, Path]:
@@ -112,14 +55,7 @@ def rosters(tmp_path: Path) -> tuple[Path, Path]:
 def test_the_staff_story_in_a_browser(
     world: World, tmp_path: Path, add_staff: Callable[..., Member]
 ) -> None:
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
-    )
-    if CHROMIUM is None:
-        pytest.skip("no chromium binary (apt-get install chromium)")
-    if world.db.backend != "sqlite":
-        pytest.skip("the browser test runs once, on SQLite")
-    SHOTS.mkdir(parents=True, exist_ok=True)
+    sync_api = browser_or_skip(world.db.backend)
     olga = add_staff("olga", "operator")
     petra = add_staff("petra", "approver")
     good, bad = rosters(tmp_path)
@@ -127,14 +63,14 @@ def test_the_staff_story_in_a_browser(
     public = make_app(web_settings(world.settings), world.db)
 
     with (
-        serving(console) as base,
-        serving(public) as public_base,
-        signer_process(world, tmp_path) as signer,
+        serving(console) as console_port,
+        serving(public) as public_port,
+        signer_process(world.settings, tmp_path / "signer.log") as signer,
         sync_api.sync_playwright() as playwright,
     ):
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
-        )
+        base = f"http://127.0.0.1:{console_port}"
+        public_base = f"http://127.0.0.1:{public_port}"
+        browser = launch(playwright)
         messages: list[str] = []
 
         def new_page() -> Any:
@@ -143,49 +79,25 @@ def test_the_staff_story_in_a_browser(
             page.on("console", lambda message: messages.append(message.text))
             return page
 
-        def shot(page: Any, name: str) -> None:
-            page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-        def sign_in(page: Any, member: Member, prefix: str) -> None:
-            page.goto(f"{base}/sign-in")
-            shot(page, f"{prefix}-sign-in")
-            page.fill("#username", member.username)
-            page.fill("#password", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{base}/sign-in/code")
-            shot(page, f"{prefix}-code")
-            page.fill("#code", current_code(member.secret))
-            page.click("main button[type=submit]")
-            page.wait_for_url(f"{base}/dashboard")
-            assert member.username in page.locator("header").inner_text()
-
         try:
             # -- the operator ---------------------------------------------------------------
             page = new_page()
-            sign_in(page, olga, "01-operator")
+            staff_sign_in(page, base, olga, ("01-operator-sign-in", "01-operator-code"))
             shot(page, "02-dashboard")
 
-            page.goto(f"{base}/roster")
-            page.set_input_files("#file", str(bad))
-            page.click("main form button[type=submit]")
-            report = page.locator("#import-report")
+            report = import_roster(page, base, bad)
             assert report.get_attribute("data-ok") == "no"
             assert page.locator("#import-errors tbody tr").count() >= 1
             assert "证件号码" in page.locator("#import-errors").inner_text()
             shot(page, "03-roster-refused")
-            page.set_input_files("#file", str(good))
-            page.click("main form button[type=submit]")
-            assert page.locator("#import-report").get_attribute("data-ok") == "yes"
+            assert import_roster(page, base, good).get_attribute("data-ok") == "yes"
             shot(page, "04-roster-imported")
 
             page.goto(f"{base}/sessions")
             shot(page, "05-sessions")
             page.locator("#sessions tbody tr").last.locator("a").click()
             session_url = page.url
-            page.fill("#start", START)
-            page.fill("#backdate_reason", "网上公示已于10月13日发布，现补录")
-            page.click("#open-publicity button[type=submit]")
-            assert page.locator("#publicity").get_attribute("data-status") == "open"
+            open_publicity(page, START, "网上公示已于10月13日发布，现补录")
             shot(page, "06-publicity-open")
 
             listing = new_page()
@@ -198,45 +110,31 @@ def test_the_staff_story_in_a_browser(
             shot(listing, "07-public-publicity-listing")
 
             page.goto(session_url)
-            page.select_option("#result_id", index=0)
-            page.fill("#received", RECEIVED)
-            page.fill("#summary", "举报其代表作存在抄袭")
-            page.click("#lodge-objection button[type=submit]")
-            objection = page.locator("table.objections tbody tr").first
-            assert objection.get_attribute("data-status") == "open"
-            shot(page, "08-objection-lodged")
-            objection.locator("select[name=outcome]").select_option("upheld")
-            objection.locator("input[name=note]").fill("经核查，代表作存在抄袭，取消评审结果")
-            objection.locator("button[type=submit]").click()
-            objection = page.locator("table.objections tbody tr").first
-            assert objection.get_attribute("data-status") == "upheld"
+            first = page.locator("#result_id option").first.get_attribute("value")
+            lodge_and_uphold_objection(
+                page,
+                first,
+                RECEIVED,
+                "举报其代表作存在抄袭",
+                "经核查，代表作存在抄袭，取消评审结果",
+                ("08-objection-lodged", "09-objection-upheld"),
+            )
             assert page.locator("#results td.standing", has_text="已撤销").count() == 1
-            shot(page, "09-objection-upheld")
-            page.click("#close-publicity")
-            assert page.locator("#publicity").get_attribute("data-status") == "closed"
+            close_publicity(page)
             shot(page, "10-publicity-closed")
 
-            page.goto(f"{base}/batches")
-            session_id = session_url.rstrip("/").rsplit("/", 1)[-1]
-            page.check(f"input[name=session_ids][value='{session_id}']")
-            page.click("#create-batch button[type=submit]")
-            assert page.locator("#batch-status").inner_text() == "待审批"
-            batch_url = page.url
+            batch_url = create_batch(page, base, session_url.rstrip("/").rsplit("/", 1)[-1])
             shot(page, "11-batch-created")
             page.click("header button.link")  # sign out
             page.wait_for_url(f"{base}/sign-in")
 
             # -- the approver ---------------------------------------------------------------
             page = new_page()
-            sign_in(page, petra, "12-approver")
-            page.goto(batch_url)
-            page.click("#approve-batch")
-            assert page.locator("#batch-status").inner_text() == "已审批"
+            staff_sign_in(page, base, petra, ("12-approver-sign-in", "12-approver-code"))
+            approve_batch(page, batch_url)
             shot(page, "13-batch-approved")
-            page.click("#run-batch")
-            page.wait_for_selector("#live-progress[data-done=yes]", timeout=WAIT_MS)
-            box = page.locator("#live-progress")
-            assert box.get_attribute("data-percent") == "100", signer_log(tmp_path)
+            box = run_batch_to_the_end(page, WAIT_MS)
+            assert box.get_attribute("data-percent") == "100", log_text(tmp_path / "signer.log")
             assert box.get_attribute("data-status") == "completed"
             assert page.locator("#batch-status").inner_text() == "已完成"
             assert page.locator("#job-state").get_attribute("data-state") == "done"
@@ -253,8 +151,3 @@ def test_the_staff_story_in_a_browser(
             assert unexpected == [], unexpected
         finally:
             browser.close()
-
-
-def signer_log(tmp_path: Path) -> str:
-    path = tmp_path / "signer.log"
-    return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""

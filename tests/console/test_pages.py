@@ -8,7 +8,7 @@ import csv
 import io
 import re
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import Flask
@@ -16,6 +16,7 @@ from sqlmodel import col, func, select
 
 from certsvc.audit.events import Action, record
 from certsvc.audit.models import AuditEvent
+from certsvc.console.state import EXTENSION
 from certsvc.console.views.audit import safe_cell
 from certsvc.db.database import Database
 from certsvc.publicity.models import PublicityPeriod
@@ -166,7 +167,7 @@ def test_audit_log_filters_and_exports_without_formulas(
     page = client.get("/audit?action=objection:lodge").get_data(as_text=True)
     assert "objection:lodge" in page and "staff:sign-in" not in page.split('id="audit"')[1]
     assert "staff:una" in client.get("/audit?actor=staff:una").get_data(as_text=True)
-    today = date.today().isoformat()
+    today = console.extensions[EXTENSION].today().isoformat()  # the bureau's day
     assert "1 " in client.get(f"/audit?action=objection:lodge&from={today}&to={today}").get_data(
         as_text=True
     )

@@ -20,6 +20,7 @@ from certsvc.documents.record import DocumentRecord, DocumentType, sample_record
 from certsvc.documents.render import Renderer, record_values
 from certsvc.errors import ConfigError, InputError
 from certsvc.roster.fit import COLUMN_OF_FIELD
+from tests.documents.raster import drawn_qr, read_pnm, with_quiet_zone
 
 QR_TEXT = "HTTPS://ZC.EXAMPLE.GOV.CN/V/ABC"
 VERIFY_URL = "https://zc.example.gov.cn/v/ABC"
@@ -83,14 +84,6 @@ def printed_values(record: DocumentRecord, gender: str, id_type: str) -> list[st
         record.agency_name,
         cn_date(record.issued_on),
     ]
-
-
-def read_pnm(data: bytes) -> tuple[int, int, int, bytes]:
-    """(width, height, channels, pixels) of a binary PGM (P5) or PPM (P6) from pdftoppm."""
-    match = re.match(rb"(P[56])\s+(\d+)\s+(\d+)\s+(\d+)\s", data)
-    assert match, data[:20]
-    channels = 1 if match[1] == b"P5" else 3
-    return int(match[2]), int(match[3]), channels, data[match.end() :]
 
 
 @needs_poppler
@@ -201,30 +194,10 @@ def test_qr_modules_are_where_the_matrix_says(
 ) -> None:
     layout = renderer.layouts[DocumentType.CERTIFICATE]
     path = written(tmp_path, render(renderer, matrix, sample_record()))
-    dpi = 150
-    gray = subprocess.run(
-        ["pdftoppm", "-r", str(dpi), "-gray", "-singlefile", str(path)],
-        capture_output=True,
-        check=True,
-    ).stdout
-    width, _, _, pixels = read_pnm(gray)
-    qr, n = layout.qr, len(matrix)
-    module = qr.side / (n + 2 * qr.quiet_zone)
-    scale = dpi / 72
-
-    def dark(x_pt: float, y_pt: float) -> bool:
-        x, y = round(x_pt * scale), round((layout.height - y_pt) * scale)
-        return pixels[y * width + x] < 128
-
-    top = qr.y
-    for r, row in enumerate(matrix):
-        for c, value in enumerate(row):
-            x = qr.x + (qr.quiet_zone + c + 0.5) * module
-            y = top - (qr.quiet_zone + r + 0.5) * module
-            assert dark(x, y) == bool(value), (r, c)
-    for i in range(n + 2 * qr.quiet_zone):  # the quiet zone is white
-        assert not dark(qr.x + (i + 0.5) * module, top - 0.5 * module)
-        assert not dark(qr.x + 0.5 * module, top - (i + 0.5) * module)
+    drawn = drawn_qr(path, layout, len(matrix))
+    expected = with_quiet_zone(matrix, layout.qr.quiet_zone)
+    for r, row in enumerate(expected):  # the quiet zone is white
+        assert drawn[r] == row, r
 
 
 @needs_qpdf

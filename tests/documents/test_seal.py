@@ -19,7 +19,7 @@ from certsvc.documents.outlines import glyph_path
 from certsvc.documents.record import DocumentType, sample_record
 from certsvc.documents.render import Renderer
 from tests.documents.conftest import tool
-from tests.documents.test_render import read_pnm
+from tests.documents.raster import read_pnm
 
 # common characters, a rim character, an extension-B character from the fallback font
 # (composite glyphs included), the middle dot and Latin

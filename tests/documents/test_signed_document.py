@@ -24,7 +24,7 @@ from certsvc.documents.record import DocumentType, sample_record
 from certsvc.documents.render import Renderer, record_values
 from certsvc.documents.token import decode_token, verify_token
 from tests.documents.conftest import BASE_URL, Chain, in_process_tsa, tool
-from tests.documents.test_render import read_pnm
+from tests.documents.raster import read_pnm
 
 
 @pytest.fixture(scope="module", params=list(DocumentType), ids=[t.value for t in DocumentType])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from certsvc.audit.events import Action
 from certsvc.audit.models import AuditEvent
 from certsvc.console.access import allow
+from certsvc.console.state import state
 from certsvc.console.views.common import read
 from certsvc.staff.models import Role
 
@@ -47,16 +48,18 @@ def _filters() -> dict[str, Any]:
 
 
 def _query(filters: dict[str, Any]) -> Any:
+    """The events the filters let through; the days are the bureau's (its time zone's)."""
+    zone = state().zone
     query = select(AuditEvent)
     if filters["action"]:
         query = query.where(AuditEvent.action == filters["action"])
     if filters["actor"]:
         query = query.where(AuditEvent.actor == filters["actor"])
     if filters["since"] is not None:
-        start = datetime.combine(filters["since"], time(), tzinfo=UTC)
+        start = datetime.combine(filters["since"], time(), tzinfo=zone)
         query = query.where(col(AuditEvent.occurred_at) >= start)
     if filters["until"] is not None:
-        end = datetime.combine(filters["until"] + timedelta(days=1), time(), tzinfo=UTC)
+        end = datetime.combine(filters["until"] + timedelta(days=1), time(), tzinfo=zone)
         query = query.where(col(AuditEvent.occurred_at) < end)
     return query
 

@@ -112,7 +112,8 @@ def _database(request: pytest.FixtureRequest, folder: Path) -> Iterator[str]:
         admin.dispose()
 
 
-def _holders(db: Database, world: World) -> list[Holder]:
+def holders_of(db: Database, world: World) -> list[Holder]:
+    """Every person with a current certificate and notice, oldest first."""
     with db.session() as session:
         rows = session.exec(
             select(Document, Person)
@@ -190,7 +191,7 @@ def holder_world(
     initialise(db, settings, actor=TEST_ACTOR)
     world = build_world(settings, db, rows=6)
     run_batch(db, settings, world.ctx.keystore, world.approved_batch(), world.options())
-    holders = _holders(db, world)
+    holders = holders_of(db, world)
     assert len(holders) >= 3, "the world needs three holders with a certificate and a notice"
     alice, bob, carol = holders[:3]
     carol = _revoke_and_supersede(db, carol)
@@ -239,6 +240,15 @@ def codes_sent(outbox: Path, mobile: str) -> list[str]:
             assert match, message["body"]
             found.append(match.group(1))
     return found
+
+
+def code_from_outbox(app: Flask, outbox: Path, mobile: str, before: int) -> str:
+    """The code sent to ``mobile`` after the ``before`` codes it had, once the app's courier
+    (which sends in a thread of its own) has sent what it was handed."""
+    holder_state(app).courier.wait()
+    codes = codes_sent(outbox, mobile)
+    assert len(codes) == before + 1, f"{len(codes) - before} codes were sent, not one"
+    return codes[-1]
 
 
 def ask_for_code(app: Flask, client: FlaskClient, form: dict[str, str]) -> Any:
