@@ -9,7 +9,7 @@ answer has been sent.
 
 from __future__ import annotations
 
-import functools
+import threading
 
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
@@ -104,9 +104,11 @@ def sign_in() -> Response | tuple[str, int]:
     session[SESSION_CHALLENGE] = challenge
     response = redirect(url_for(".code"), 303)
     if code is not None:
-        # handed over once the server has sent the answer and closes it: the courier's work,
+        # delivered once the server has sent the answer and closes it: the courier's work,
         # run while the answer was still being made, slowed a holder's answer measurably
-        response.call_on_close(functools.partial(web.courier.dispatch, code))
+        released = threading.Event()
+        response.call_on_close(released.set)
+        web.courier.dispatch(code, released)
     return response
 
 

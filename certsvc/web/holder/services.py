@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass
@@ -204,32 +205,55 @@ def code_body(*, agency_name: str, code: str, minutes: int) -> str:
     )
 
 
+HANDOVER_SECONDS = 2.0  # how long delivery waits for the server to finish the answer
+
+
 class CodeCourier:
     """Writes the outbox row and audit event of each sign-in code and hands it to the sender,
     in a thread of its own: the page answers in the same time whether or not a code is sent
     (a slow SMS gateway would otherwise tell). The outbox row keeps the text with the code
-    masked; the sender gets it in full (:func:`certsvc.notifications.service.send_now`)."""
+    masked; the sender gets it in full (:func:`certsvc.notifications.service.send_now`).
 
-    def __init__(self, db: Database, sender: Sender, *, agency_name: str, minutes: int) -> None:
+    A code is handed over while the answer is made, but delivered only once ``released`` is
+    set — when the server has sent the answer and closes it — so that its database work does
+    not slow a holder's answer against a stranger's (a timing oracle). A server that never
+    closes an answer (werkzeug's skips it when the client resets the connection) delays a
+    code by ``handover_seconds``, never loses it."""
+
+    def __init__(
+        self,
+        db: Database,
+        sender: Sender,
+        *,
+        agency_name: str,
+        minutes: int,
+        handover_seconds: float = HANDOVER_SECONDS,
+    ) -> None:
         self._db = db
         self._sender = sender
         self._agency_name = agency_name
         self._minutes = minutes
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="holder-code")
+        self._handover_seconds = handover_seconds
+        self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="holder-code")
         self._pending: set[Future[None]] = set()
 
     @property
     def sender(self) -> Sender:
         return self._sender
 
-    def dispatch(self, code: CodeToSend) -> None:
-        future = self._executor.submit(self._deliver, code)
+    def dispatch(self, code: CodeToSend, released: threading.Event | None = None) -> None:
+        future = self._executor.submit(self._deliver_when_released, code, released)
         self._pending.add(future)
         future.add_done_callback(self._pending.discard)
 
     def wait(self, timeout: float = 30.0) -> None:
         """Until every code handed over so far has been sent (tests; shutdown)."""
         wait_futures(list(self._pending), timeout=timeout)
+
+    def _deliver_when_released(self, code: CodeToSend, released: threading.Event | None) -> None:
+        if released is not None:
+            released.wait(self._handover_seconds)
+        self._deliver(code)
 
     def _deliver(self, code: CodeToSend) -> None:
         person_id = code.recipient.person_id

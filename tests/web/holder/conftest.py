@@ -14,6 +14,7 @@ import dataclasses
 import json
 import re
 import shutil
+import time
 import uuid
 import zlib
 from collections.abc import Iterator
@@ -244,9 +245,16 @@ def codes_sent(outbox: Path, mobile: str) -> list[str]:
 
 def code_from_outbox(app: Flask, outbox: Path, mobile: str, before: int) -> str:
     """The code sent to ``mobile`` after the ``before`` codes it had, once the app's courier
-    (which sends in a thread of its own) has sent what it was handed."""
-    holder_state(app).courier.wait()
-    codes = codes_sent(outbox, mobile)
+    (which sends in a thread of its own) has sent what it was handed. The code is handed over
+    when the server closes the answer, which may be just after the browser has it: so look
+    again until the code is there (or 30 s have passed)."""
+    deadline = time.monotonic() + 30
+    while True:
+        holder_state(app).courier.wait()
+        codes = codes_sent(outbox, mobile)
+        if len(codes) > before or time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
     assert len(codes) == before + 1, f"{len(codes) - before} codes were sent, not one"
     return codes[-1]
 
