@@ -253,6 +253,10 @@ def current_code(secret: str, at: float | None = None) -> str:
 
 
 def record_sign_out(session: Session, user: StaffUser, *, reason: str) -> None:
+    """Sign-out (or an idle time-out), audited: the account's session generation moves on, so
+    that every session started before ends, wherever its cookie was copied to."""
+    user.session_generation += 1
+    session.add(user)
     record(
         session,
         Action.STAFF_SIGN_OUT,
