@@ -80,6 +80,8 @@ def _print_report(ctx: CliContext, report: ImportReport) -> None:
             f"{where}: {len(report.errors)} problem(s) in "
             f"{report.rows_read} rows; nothing was imported"
         )
+        if report.stopped_early:
+            ctx.err.print(f"stopped reading after {len(report.errors)} problems")
         table = Table("row", "column", "reason", show_lines=False)
         for error in report.errors[:SHOWN_ERRORS]:
             table.add_row(str(error.row), f"{error.header} ({error.column})", error.reason)

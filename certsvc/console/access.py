@@ -21,6 +21,7 @@ from certsvc.staff.models import Role, StaffUser
 F = TypeVar("F", bound=Callable[..., Any])
 ROLES_ATTRIBUTE = "console_roles"
 PUBLIC_ATTRIBUTE = "console_public"
+GENERATION = "generation"  # in the session: the account's session generation at sign-in
 
 READERS = (Role.OPERATOR, Role.APPROVER, Role.AUDITOR)
 EVERYONE = tuple(Role)
@@ -35,6 +36,7 @@ class ConsoleUser(UserMixin):  # type: ignore[misc]
         self.username = row.username
         self.roles = frozenset(Role(role) for role in row.roles)
         self.actor = row.actor
+        self.generation = row.session_generation
 
     def get_id(self) -> str:
         return str(self.id)

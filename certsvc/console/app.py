@@ -4,7 +4,8 @@ security headers, language, error pages and one blueprint per feature.
 ``create_console_app(test_config)``: ``test_config`` may hold Flask settings and ``SETTINGS`` /
 ``DATABASE`` as for the public app (:func:`certsvc.web.app.create_app`). The session key is
 ``CERTSVC_SECRET_KEY`` (required). Session cookies are Secure, HttpOnly and SameSite=Strict;
-a session ends after :data:`IDLE_MINUTES` without a request made by the reader.
+a session ends after :data:`IDLE_MINUTES` without a request made by the reader, and signing
+out (or the idle time-out) ends every copy of it (the account's session generation).
 """
 
 from __future__ import annotations
@@ -24,7 +25,13 @@ from werkzeug.wrappers import Response
 
 from certsvc.config import Settings
 from certsvc.console import texts
-from certsvc.console.access import ConsoleUser, current_staff, refuse_unmarked, wants_json
+from certsvc.console.access import (
+    GENERATION,
+    ConsoleUser,
+    current_staff,
+    refuse_unmarked,
+    wants_json,
+)
 from certsvc.console.state import EXTENSION, ConsoleState, local_time
 from certsvc.db.database import Database
 from certsvc.errors import ConfigError
@@ -120,9 +127,11 @@ def _login(app: Flask, db: Database) -> None:
     def load(user_id: str) -> ConsoleUser | None:
         if not user_id.isdigit():
             return None
-        with db.session() as session:
-            row = session.get(StaffUser, int(user_id))
+        with db.session() as db_session:
+            row = db_session.get(StaffUser, int(user_id))
         if row is None or not row.active:
+            return None
+        if session.get(GENERATION) != row.session_generation:  # signed out since
             return None
         return ConsoleUser(row)
 

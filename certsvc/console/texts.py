@@ -97,6 +97,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "{rows} 行中发现 {errors} 处问题，未导入任何数据。请修改后重新上传：",
         "{errors} problem(s) in {rows} rows; nothing was imported. Fix them and upload again:",
     ),
+    "console.roster.stopped": (
+        "发现 {errors} 处问题后已停止读取，之后的行未检查。",
+        "After {errors} problems the importer stopped reading; the rows after were not checked.",
+    ),
     "console.roster.row": ("行", "Row"),
     "console.roster.column": ("列", "Column"),
     "console.roster.reason": ("原因", "Reason"),

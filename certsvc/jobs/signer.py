@@ -3,8 +3,10 @@
 ``certsvc signer serve`` runs :func:`serve` on a machine that holds the agency's keys. Each job
 runs *as the member of staff who asked for it* (its ``requested_by`` is the actor the service
 sees), so the services' own rules still hold — a batch must be approved, nobody approves their
-own revocation request — and the audit log names that person. What went wrong is recorded on
-the job (``failed`` with the service's message) and the signer carries on with the next job.
+own revocation request — and the audit log names that person, whose account must still be
+active and hold a role that may ask for the job when the signer takes it (:func:`check_asker`).
+What went wrong is recorded on the job (``failed`` with the service's message) and the signer
+carries on with the next job.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlmodel import select
+
 from certsvc.config import Settings
 from certsvc.db.database import Database
-from certsvc.errors import CertsvcError
+from certsvc.errors import CertsvcError, StateError
 from certsvc.issuance.runner import RunOptions, run_batch
 from certsvc.jobs import service
 from certsvc.jobs.models import JobKind, SigningJob
@@ -28,9 +32,16 @@ from certsvc.keys.files import Passphrase
 from certsvc.keys.service import KeyStore
 from certsvc.notifications import service as notifications
 from certsvc.revocation.service import ApproveOptions, approve_change
+from certsvc.staff.models import Role, StaffUser
 
 log = logging.getLogger(__name__)
 BEAT_SECONDS = 2.0
+STAFF_PREFIX = "staff:"
+# who may ask for each kind of job: the roles of the console route that queues it
+ASKERS: dict[JobKind, frozenset[Role]] = {
+    JobKind.BATCH_RUN: frozenset({Role.OPERATOR, Role.APPROVER}),
+    JobKind.CHANGE_APPROVE: frozenset({Role.APPROVER}),
+}
 
 
 @dataclass(frozen=True)
@@ -80,6 +91,7 @@ def execute(
 ) -> dict[str, Any]:
     """Do one claimed job; its result for the record. Raises what the service raised."""
     assert job.id is not None
+    check_asker(db, job)
     if job.kind is JobKind.BATCH_RUN:
         report = run_batch(
             db,
@@ -118,6 +130,29 @@ def execute(
             "new_numbers": change.new_numbers,
         }
     raise CertsvcError(f"signing job {job.id} is of an unknown kind {job.kind!r}")
+
+
+def check_asker(db: Database, job: SigningJob) -> None:
+    """The member of staff who asked may still ask: an active account holding a role allowed
+    for this kind of job. Checked when the job is taken, not only when it was asked for, so
+    that an account disabled or a role taken away in between (or before a stalled job is taken
+    again) stops the job before anything is signed in that person's name."""
+    asker = job.requested_by
+    if not asker.startswith(STAFF_PREFIX):
+        raise StateError(f"signing job {job.id} was asked for by {asker}, not a member of staff")
+    username = asker.removeprefix(STAFF_PREFIX)
+    with db.session() as session:
+        user = session.exec(select(StaffUser).where(StaffUser.username == username)).first()
+        if user is None:
+            raise StateError(f"signing job {job.id}: no member of staff is called {username}")
+        if not user.active:
+            raise StateError(f"signing job {job.id}: {username}, who asked for it, is disabled")
+        allowed = ASKERS.get(job.kind, frozenset())
+        if not user.has_any(allowed):
+            raise StateError(
+                f"signing job {job.id}: {username}, who asked for it, no longer holds the role "
+                f"of {' or '.join(sorted(role.value for role in allowed)) or 'anyone'}"
+            )
 
 
 def run_one(

@@ -37,6 +37,9 @@ from certsvc.roster.reader import RosterFile, open_roster
 from certsvc.roster.row import RosterRow, RowError, SessionKey, parse_row
 
 CHUNK_ROWS = 2000
+MAX_ERRORS = 1000
+"""An import stops reading once this many problems are found (``stopped_early``): enough to act
+on, and a file of junk lines, each a dozen problems, cannot fill the memory with reasons."""
 T = TypeVar("T")
 IdentityKey = tuple[IdType, str, str]
 
@@ -57,6 +60,7 @@ class ImportReport:
     results_unchanged: int = 0
     import_id: int | None = None
     errors: list[RowError] = field(default_factory=list)
+    stopped_early: bool = False  # at MAX_ERRORS problems; the rows after were not read
 
     @property
     def ok(self) -> bool:
@@ -184,6 +188,9 @@ class _Importer:
         for chunk in _chunks(self.roster.rows(), CHUNK_ROWS):
             rows: list[RosterRow] = []
             for raw in chunk:
+                if len(self.report.errors) >= MAX_ERRORS:
+                    self.report.stopped_early = True
+                    break
                 self.report.rows_read += 1
                 parsed = parse_row(raw, today=self.today)
                 if isinstance(parsed, list):
@@ -198,6 +205,9 @@ class _Importer:
             self._load_stored_persons(rows)
             accepted = [row for row in rows if self._check_against_earlier(row)]
             self._store(accepted)
+            if self.report.stopped_early:
+                del self.report.errors[MAX_ERRORS:]
+                break
         if self.report.rows_read == 0:
             raise InputError(f"{self.roster.path.name}: the roster has a header but no rows")
         if self.import_row is not None and self.report.ok:

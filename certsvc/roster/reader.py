@@ -28,6 +28,13 @@ CellValue = str | int | float | date | datetime | None
 HEADER_SEARCH_ROWS = 10  # a title line or two may stand above the header row
 MIN_HEADER_MATCHES = 3
 DELIMITER_SNIFF_LINES = HEADER_SEARCH_ROWS  # the header row is among them
+# An XLSX is a zip: its parts may unpack to this much in all (a roster of 100,000 rows takes
+# about a tenth), and a part of over a megabyte may unpack at most this many times its packed
+# size (workbooks that spreadsheet programs write stay near 10). openpyxl reads the shared
+# strings whole even read-only, so a zip bomb is refused before the workbook is opened.
+MAX_XLSX_UNPACKED_BYTES = 512 * 1024 * 1024
+MAX_XLSX_PART_RATIO = 100
+RATIO_CHECKED_FROM_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +162,7 @@ def _xlsx_rows(path: Path, data: bytes) -> Iterator[tuple[int, list[Any]]]:
     # (BadZipFile, XML ParseError, KeyError, ValueError, TypeError, zlib.error ...), so every
     # Exception from it becomes an InputError naming the file. Nothing else runs inside these
     # try blocks: the rows are consumed outside the generator.
+    _check_unpacked_sizes(path, data)
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:
@@ -175,6 +183,29 @@ def _xlsx_rows(path: Path, data: bytes) -> Iterator[tuple[int, list[Any]]]:
         ) from None
     finally:
         workbook.close()
+
+
+def _check_unpacked_sizes(path: Path, data: bytes) -> None:
+    """Refuse a workbook whose parts unpack to too much (the sizes the zip declares bound what
+    unpacking yields: Python's zipfile stops at them)."""
+    try:
+        parts = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    except (zipfile.BadZipFile, EOFError, ValueError):
+        return  # not a readable zip: openpyxl names the damage below
+    total = sum(part.file_size for part in parts)
+    if total > MAX_XLSX_UNPACKED_BYTES:
+        raise InputError(
+            f"{path}: the XLSX workbook unpacks to {total // 2**20} MB, more than the "
+            f"{MAX_XLSX_UNPACKED_BYTES // 2**20} MB a roster may take; split the roster"
+        )
+    for part in parts:
+        ratio = part.file_size // max(1, part.compress_size)
+        if part.file_size > RATIO_CHECKED_FROM_BYTES and ratio > MAX_XLSX_PART_RATIO:
+            raise InputError(
+                f"{path}: the XLSX part {part.filename[:100]} unpacks to {ratio} times its "
+                f"packed size ({part.file_size} bytes), which no spreadsheet program writes "
+                "(a zip bomb?); the workbook was not opened"
+            )
 
 
 # Exceptions whose messages describe the damage (a position in the XML, a zip member, a CRC)

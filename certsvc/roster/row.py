@@ -42,13 +42,36 @@ MAX_COUNT = 9999
 """Upper bound of committee size, members attending and votes: a review committee has tens of
 members, and the bound keeps every count far inside the database's 32-bit integers."""
 MAX_YEAR = 9999
+# A word of a reason with this many digits or more may be an identity (or mobile) number that
+# sits under the wrong column, quoted as what that column found; no reason's own text has one.
+HIDDEN_FROM_DIGITS = 7
+_WORD = re.compile(r"[^\W_]+")
+HIDDEN = "[a number not shown]"
+
+
+def hide_long_numbers(reason: str) -> str:
+    """``reason`` with every word of :data:`HIDDEN_FROM_DIGITS` digits or more left out."""
+
+    def hide(word: re.Match[str]) -> str:
+        found = word.group()
+        digits = sum(char.isdigit() for char in found)
+        return HIDDEN if digits >= HIDDEN_FROM_DIGITS else found
+
+    return _WORD.sub(hide, reason)
 
 
 @dataclass(frozen=True, slots=True)
 class RowError:
+    """One problem of one row. The reason never shows a long number (see
+    :func:`hide_long_numbers`): a row whose cells slipped by one puts its identity number
+    under another column, whose reason would otherwise quote it."""
+
     row: int
     column: str  # column key, e.g. "id_number"
     reason: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "reason", hide_long_numbers(self.reason))
 
     @property
     def header(self) -> str:

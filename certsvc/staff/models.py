@@ -4,7 +4,8 @@ A member of staff signs in to the console with a password (kept as an argon2id h
 TOTP code (the shared secret is kept here, base32, as every TOTP server must). ``roles`` is a
 list of :class:`Role` values; ``failed_attempts`` and ``locked_until`` stop password and code
 guessing; ``totp_last_step`` is the time step of the last code accepted, so that a code cannot
-be used twice.
+be used twice; ``session_generation`` moves on when the account signs out, which ends every
+session (every copy of the session cookie) started before.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class StaffUser(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime, default_factory=utcnow)
     created_by: str = Field(max_length=64)
     last_sign_in_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    session_generation: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
     @property
     def actor(self) -> str:

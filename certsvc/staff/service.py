@@ -253,6 +253,10 @@ def current_code(secret: str, at: float | None = None) -> str:
 
 
 def record_sign_out(session: Session, user: StaffUser, *, reason: str) -> None:
+    """Sign-out (or an idle time-out), audited: the account's session generation moves on, so
+    that every session started before ends, wherever its cookie was copied to."""
+    user.session_generation += 1
+    session.add(user)
     record(
         session,
         Action.STAFF_SIGN_OUT,
@@ -302,8 +306,12 @@ def _failed(
 
 
 def _typed_name(text: str) -> str:
-    """An unknown user name as typed, for the audit log, only if it could be a user name:
-    what else people type there (a password in the wrong field, an identity number) is not
-    kept."""
+    """An unknown user name as typed, for the audit log, only if it could be a user name and is
+    shorter than any password: what else people type there (a password in the wrong field, an
+    identity number) is not kept."""
     name = text.strip().lower()
-    return name if USERNAME.fullmatch(name) else "(not a user name)"
+    if not USERNAME.fullmatch(name):
+        return "(not a user name)"
+    if len(name) >= MIN_PASSWORD_LENGTH:
+        return "(not kept: as long as a password)"
+    return name

@@ -150,7 +150,10 @@ def test_a_revocation_is_approved_through_a_job_and_never_by_its_asker(
     assert 'id="document-status">已撤销' in petra.get(page).get_data(as_text=True)
 
 
-def test_a_failing_job_is_recorded_and_the_signer_goes_on(world: World, tmp_path: Path) -> None:
+def test_a_failing_job_is_recorded_and_the_signer_goes_on(
+    world: World, tmp_path: Path, add_staff: Callable[..., Member]
+) -> None:
+    add_staff("olga", "operator")
     with world.db.session() as session:
         jobs.request_job(session, JobKind.BATCH_RUN, {"batch_id": 999}, actor="staff:olga")
     output = signer_once(world, tmp_path)

@@ -29,6 +29,9 @@ PAGE = 100
 EXPORT_LIMIT = 100_000
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 AUDIT_READERS = (Role.AUDITOR, Role.ADMIN)
+# the query parameters the links carry over: never the rest, which url_for would take as its
+# own keywords (endpoint, _external, _anchor ...)
+FILTER_PARAMETERS = ("action", "actor", "from", "to")
 
 
 def _day(name: str) -> date | None:
@@ -91,7 +94,7 @@ def index() -> str:
         page=page,
         pages=max(1, -(-data["total"] // PAGE)),
         actions=[action.value for action in Action],
-        args={k: v for k, v in request.args.items() if k != "page"},
+        args={k: v for k, v in request.args.items() if k in FILTER_PARAMETERS},
     )
 
 

@@ -22,7 +22,14 @@ from flask import (
 from flask_login import login_user, logout_user
 from werkzeug.wrappers import Response
 
-from certsvc.console.access import EVERYONE, ConsoleUser, allow, current_staff, public
+from certsvc.console.access import (
+    EVERYONE,
+    GENERATION,
+    ConsoleUser,
+    allow,
+    current_staff,
+    public,
+)
 from certsvc.console.state import state
 from certsvc.staff.models import Role, StaffUser
 from certsvc.staff.service import check_code, check_password, record_sign_out
@@ -89,6 +96,7 @@ def code() -> Response | tuple[str, int]:
         return render_template("code.html", message=_refused()), 401
     session.clear()
     login_user(user)
+    session[GENERATION] = user.generation
     session["last_seen"] = time.time()
     session.permanent = True
     return redirect(_landing())

@@ -61,7 +61,7 @@ def upload() -> tuple[str, int]:
                 checks=web.document_checks,
             )
         except CertsvcError as exc:  # the file as a whole cannot be read
-            error = str(exc)
+            error = str(exc).replace(str(path), name)  # named as uploaded, not where it was put
             status = 400
     if report is not None and not report.ok:
         status = 422
