@@ -19,6 +19,7 @@ from certsvc.cli import (
     roster,
     system,
     verify,
+    worker,
 )
 from certsvc.cli.context import CliContext
 from certsvc.config import Settings, mask_url_password
@@ -74,7 +75,19 @@ def cli(ctx: click.Context, actor: str | None) -> None:
     ctx.obj = CliContext(settings=settings, actor_override=actor)
 
 
-for module in (system, roster, publicity, agency, keys, documents, batch, log, revocation, verify):
+for module in (
+    system,
+    roster,
+    publicity,
+    agency,
+    keys,
+    documents,
+    batch,
+    log,
+    revocation,
+    verify,
+    worker,
+):
     module.register(cli)
 
 
