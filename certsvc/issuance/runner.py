@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol, TypeVar
 from zoneinfo import ZoneInfo
@@ -77,6 +77,10 @@ if TYPE_CHECKING:
     from certsvc.issuance.distributed.coordinator import CeleryWorkers
 
 RESERVE_AT_ONCE = 256  # candidates reserved per transaction
+LOCAL_TASK = 8  # candidates per task for a local worker process
+# per chunk for a Celery worker: a chunk costs the coordinator a task message and a reply
+# besides its transaction, and 16 took ~10% less of its CPU per person than 8 (measured)
+CELERY_TASK = 16
 SIGNER_CHECK_SECONDS = 30.0
 T = TypeVar("T")
 
@@ -92,7 +96,7 @@ class RunOptions:
     actor: str
     passphrase: Passphrase | None = None
     workers: int = 0  # 0: sign in this process (tests, tiny batches)
-    jobs_per_task: int = 8  # candidates handed to a worker at once
+    jobs_per_task: int = 0  # candidates handed to a worker at once; 0: 8 locally, 16 on Celery
     retry_failed: bool = False
     progress: ProgressSink | None = None
     now: Callable[[], datetime] = utcnow
@@ -106,6 +110,8 @@ def run_batch(
     """Run (or resume) batch ``batch_id`` to completion; the report of the batch."""
     with batch_run_lock(db, batch_id):
         remote = _celery_workers(settings) if options.distributed else None
+        if not options.jobs_per_task:
+            options = replace(options, jobs_per_task=CELERY_TASK if remote else LOCAL_TASK)
         run, material = _begin(db, settings, keystore, batch_id, options)
         settle_heap()  # the coordinator's imports and signing material, out of the GC's way
         store = FileDocumentStore(settings.document_store_dir).ensure()
