@@ -150,19 +150,19 @@ class CeleryPool:
         while True:
             now = time.monotonic()
             self._send_overdue_again(now)
-            silent = now - self._last_reply
-            if silent >= self._timeout:
-                raise BrokerError(
-                    f"no worker has answered for {self._timeout:.0f} s "
-                    f"(CERTSVC_BROKER_TIMEOUT) with {len(self._pending)} chunks of batch "
-                    f"{self._run.batch_id} waiting: are `certsvc worker` processes running on "
-                    f"queue {self._settings.broker_queue}? Run the batch again to continue"
-                )
-            overdue = min(p.sent for p in self._pending.values()) + self._timeout - now
-            data = self._replies.receive(
-                self._queue, max(0.01, min(self._timeout - silent, overdue))
-            )
+            oldest = min(pending.sent for pending in self._pending.values())
+            wait = min(self._last_reply, oldest) + self._timeout - now
+            data = self._replies.receive(self._queue, max(0.01, wait))
             if data is None:
+                # silence counts only once the queue is found empty: replies that waited
+                # there while this process was busy recording are not silence
+                if time.monotonic() - self._last_reply >= self._timeout:
+                    raise BrokerError(
+                        f"no worker has answered for {self._timeout:.0f} s "
+                        f"(CERTSVC_BROKER_TIMEOUT) with {len(self._pending)} chunks of batch "
+                        f"{self._run.batch_id} waiting: are `certsvc worker` processes running "
+                        f"on queue {self._settings.broker_queue}? Run the batch again to continue"
+                    )
                 continue
             outcomes = self._take(data)
             if outcomes is not None:
