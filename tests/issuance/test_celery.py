@@ -176,10 +176,13 @@ class Workers:
                 process.wait()
 
     def chunks(self, index: int) -> tuple[list[str], set[str]]:
-        """The chunks worker ``index`` received (in order) and those it answered."""
+        """The chunks worker ``index`` received (in order) and those it is done with (answered,
+        or dropped as a killed run's)."""
         text = self.log(index).read_text(errors="replace")
         received = re.findall(r"Task certsvc\.sign_chunk\[([0-9a-f]+)-\d+\] received", text)
-        answered = set(re.findall(r"chunk ([0-9a-f]+) of batch \d+ run \d+: replied", text))
+        answered = set(
+            re.findall(r"chunk ([0-9a-f]+) of batch \d+ run \d+: (?:replied|dropped)", text)
+        )
         return received, answered
 
     def kill_holding_a_chunk(self, run: subprocess.Popen[bytes]) -> tuple[str, int]:
@@ -205,7 +208,7 @@ class Workers:
 
     def answered_by_others(self, chunk: str, killed: int) -> bool:
         return any(
-            chunk in self.chunks(index)[1]
+            re.search(f"chunk {chunk} of batch \\d+ run \\d+: replied", self.log(index).read_text())
             for index in range(len(self.processes))
             if index != killed
         )

@@ -147,8 +147,14 @@ def sign_chunk(message: dict[str, Any]) -> str:
             _config.hostname,
             error=f"worker {_config.hostname} failed: {exc!r}",
         )
-    if reply is None:
-        return "stale"  # its run is over: nobody is waiting for it
+    if reply is None:  # its run is over: nobody is waiting for it
+        log.info(
+            "chunk %s of batch %s run %s: dropped, that run is over",
+            chunk.chunk_id,
+            chunk.batch_id,
+            chunk.run,
+        )
+        return "stale"
     _process_replies().send(chunk.reply_to, reply.encode())
     log.info(
         "chunk %s of batch %s run %s: replied (%d signed, %d missing%s)",
