@@ -162,6 +162,23 @@ def _celery_workers(settings: Settings, count: int, log: Path) -> Iterator[list[
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+        _drop_queue(settings)
+
+
+def _drop_queue(settings: Settings) -> None:
+    """Remove this run's signing queue from the broker (a fresh name each run)."""
+    queue = settings.broker_queue
+    if settings.broker_url.startswith("redis"):
+        import redis
+
+        client = redis.Redis.from_url(settings.broker_url)
+        client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+        client.close()
+        return
+    from kombu import Connection
+
+    with Connection(settings.broker_url) as connection, contextlib.suppress(Exception):
+        connection.default_channel.queue_delete(queue)
 
 
 def _family(pids: list[int]) -> list[int]:
