@@ -8,6 +8,7 @@ variables (see the README). ``certsvc config`` prints what is in force, secrets 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from ipaddress import IPv4Network, IPv6Network, ip_network
@@ -19,6 +20,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from certsvc.errors import ConfigError
 
 ENV_PREFIX = "CERTSVC_"
+BROKER_SCHEMES = ("redis", "rediss", "amqp", "amqps")
+_QUEUE_NAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
 MIN_PUBLICITY_WORKING_DAYS = 5
 
 
@@ -47,6 +50,10 @@ class Settings:
     tsa_url: str = ""  # RFC 3161 timestamp authority: PAdES B-T (+LT) instead of B-B (+LT)
     store_dir: Path | None = None  # signed PDFs by content hash; default: data_dir/store
     batch_workers: int = 0  # processes signing a batch; 0: one per CPU
+    # batch signing on Celery workers of any number of machines (certsvc.issuance.distributed)
+    broker_url: str = ""  # redis://… or amqp://…; empty: batches sign on a local process pool
+    broker_queue: str = "certsvc.sign"  # the signing queue `certsvc worker` consumes
+    broker_timeout: int = 30  # seconds: broker and workers must answer, chunks come back
     sms_gateway_url: str = ""  # HTTP SMS gateway; empty: messages go to the outbox file
     sms_gateway_token: str = _secret()
     tsa_trust_roots: Path | None = None  # PEM bundle the TSA must chain to; default: the root
@@ -117,6 +124,7 @@ class Settings:
             raise ConfigError(
                 f"CERTSVC_BATCH_WORKERS must be 0 (one per CPU) or more, not {self.batch_workers}"
             )
+        self._check_broker()
         if self.sms_gateway_url and urlsplit(self.sms_gateway_url).scheme not in ("http", "https"):
             raise ConfigError(
                 f"CERTSVC_SMS_GATEWAY_URL must be an http(s) URL, not {self.sms_gateway_url!r}"
@@ -163,6 +171,22 @@ class Settings:
                 f"(GB/T 2260), not {self.agency_region_code!r}"
             )
 
+    def _check_broker(self) -> None:
+        if self.broker_url and urlsplit(self.broker_url).scheme not in BROKER_SCHEMES:
+            raise ConfigError(
+                "CERTSVC_BROKER_URL must be a Redis or RabbitMQ URL (redis://host:6379/0, "
+                f"amqp://user:password@host:5672/vhost), not {mask_url_password(self.broker_url)!r}"
+            )
+        if not _QUEUE_NAME.fullmatch(self.broker_queue):
+            raise ConfigError(
+                "CERTSVC_BROKER_QUEUE must be 1-100 letters, digits, '.', '_' or '-', "
+                f"not {self.broker_queue!r}"
+            )
+        if self.broker_timeout < 1:
+            raise ConfigError(
+                f"CERTSVC_BROKER_TIMEOUT must be at least 1 second, not {self.broker_timeout}"
+            )
+
     @property
     def document_store_dir(self) -> Path:
         return self.store_dir if self.store_dir is not None else self.data_dir / "store"
@@ -183,7 +207,7 @@ class Settings:
                 shown[f.name] = "(set, hidden)" if value else "(not set)"
             elif f.name == "database_url":
                 shown[f.name] = mask_url_password(self.sqlalchemy_url)
-            elif f.name == "ratelimit_storage_uri":
+            elif f.name in ("ratelimit_storage_uri", "broker_url"):
                 shown[f.name] = mask_url_password(value)
             else:
                 shown[f.name] = "" if value is None else str(value)

@@ -63,3 +63,10 @@ class KeyStoreError(CertsvcError):
     unsafe file permissions, expired, retired or revoked. Never carries secret material."""
 
     exit_code = 6
+
+
+class BrokerError(CertsvcError):
+    """The message broker or the signing workers behind it cannot be reached or do not answer
+    (``CERTSVC_BROKER_URL``, ``certsvc worker``)."""
+
+    exit_code = 7

@@ -41,6 +41,9 @@ def test_environment_values_are_converted() -> None:
         ({"CERTSVC_SQL_ECHO": "maybe"}, "true or false"),
         ({"CERTSVC_PUBLIC_BASE_URL": "zc.example.gov.cn"}, "http(s) URL"),
         ({"CERTSVC_AGENCY_REGION_CODE": "11"}, "6-digit"),
+        ({"CERTSVC_BROKER_URL": "kafka://u:pw@h:9092"}, "u:***@h"),
+        ({"CERTSVC_BROKER_QUEUE": "sign queue"}, "CERTSVC_BROKER_QUEUE"),
+        ({"CERTSVC_BROKER_TIMEOUT": "0"}, "at least 1 second"),
     ],
     ids=[
         "not-a-number",
@@ -49,6 +52,9 @@ def test_environment_values_are_converted() -> None:
         "not-a-bool",
         "url-without-scheme",
         "region-code",
+        "broker-scheme",
+        "queue-name",
+        "broker-timeout",
     ],
 )
 def test_bad_values_are_refused_by_name(env: dict[str, str], phrase: str) -> None:
@@ -67,10 +73,13 @@ def test_display_masks_secrets_and_database_passwords() -> None:
         {
             "CERTSVC_SECRET_KEY": "s3cret-value",
             "CERTSVC_DATABASE_URL": "postgresql://certsvc:hunter2@db.internal/certsvc",
+            "CERTSVC_BROKER_URL": "amqp://certsvc:rabbit-pw@mq.internal:5672/certsvc",
         }
     )
     shown = settings.display()
     assert "s3cret-value" not in str(shown) and "hunter2" not in str(shown)
+    assert "rabbit-pw" not in str(shown)
+    assert shown["broker_url"] == "amqp://certsvc:***@mq.internal:5672/certsvc"
     assert shown["secret_key"] == "(set, hidden)"
     assert shown["database_url"] == "postgresql://certsvc:***@db.internal/certsvc"
 

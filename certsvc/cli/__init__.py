@@ -20,6 +20,7 @@ from certsvc.cli import (
     staff,
     system,
     verify,
+    worker,
 )
 from certsvc.cli.context import CliContext
 from certsvc.config import Settings, mask_url_password
@@ -76,7 +77,19 @@ def cli(ctx: click.Context, actor: str | None) -> None:
     ctx.obj = CliContext(settings=settings, actor_override=actor)
 
 
-for module in (system, roster, publicity, agency, keys, documents, batch, log, revocation, verify):
+for module in (
+    system,
+    roster,
+    publicity,
+    agency,
+    keys,
+    documents,
+    batch,
+    log,
+    revocation,
+    verify,
+    worker,
+):
     module.register(cli)
 staff.register(cli)  # staff accounts and the signer process (the console's jobs)
 

@@ -115,6 +115,11 @@ def cancel(ctx: CliContext, batch_id: int, reason: str) -> None:
     "--retry-failed", is_flag=True, help="Try failed candidates of a completed batch again."
 )
 @click.option("--no-notify", is_flag=True, help="Leave holder messages in the outbox.")
+@click.option(
+    "--local",
+    is_flag=True,
+    help="Sign on this machine even when CERTSVC_BROKER_URL names Celery workers.",
+)
 @pass_ctx
 def run(
     ctx: CliContext,
@@ -124,8 +129,19 @@ def run(
     passphrase_file: Path | None,
     retry_failed: bool,
     no_notify: bool,
+    local: bool,
 ) -> None:
-    """Run (or resume) an approved batch: sign, store, register, log, notify."""
+    """Run (or resume) an approved batch: sign, store, register, log, notify.
+
+    With CERTSVC_BROKER_URL set the candidates are signed by `certsvc worker` processes on
+    any machine, in chunks sent through the broker; otherwise (or with --local) by a process
+    pool on this machine."""
+    distributed = bool(ctx.settings.broker_url) and not local
+    if distributed and workers is not None:
+        raise click.UsageError(
+            "--workers sizes the local pool; with CERTSVC_BROKER_URL set the batch is signed by "
+            "Celery workers (`certsvc worker --concurrency N`): add --local to sign here"
+        )
     passphrase = (
         Passphrase.from_sources(env_var=passphrase_env, file=passphrase_file)
         if passphrase_env or passphrase_file
@@ -146,6 +162,7 @@ def run(
             retry_failed=retry_failed,
             progress=progress,
             deliver_notifications=not no_notify,
+            distributed=distributed,
         ),
     )
     for line in report.lines():

@@ -27,6 +27,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 from stdnum.exceptions import ValidationError
 from stdnum.iso7064 import mod_37_2
@@ -125,6 +127,7 @@ def allocate_sequences(
     if count < 1:
         raise ValueError("allocate at least one sequence number")
     key = (year, region_code, series_code, level.code)
+    _ensure_sequence_row(session, year, region_code, series_code, level.code)
     row = session.exec(
         select(NumberSequence)
         .where(
@@ -134,13 +137,7 @@ def allocate_sequences(
             NumberSequence.level_code == level.code,
         )
         .with_for_update()
-    ).first()
-    if row is None:
-        # two transactions creating the same row: the unique constraint stops the second,
-        # which rolls back and is retried by its caller like any other conflict
-        row = NumberSequence(
-            year=year, region_code=region_code, series_code=series_code, level_code=level.code
-        )
+    ).one()
     sequences: list[int] = []
     candidate = row.last
     while len(sequences) < count:
@@ -159,3 +156,28 @@ def allocate_sequences(
     session.add(row)
     session.flush()
     return sequences
+
+
+def _ensure_sequence_row(
+    session: Session, year: int, region_code: str, series_code: str, level_code: str
+) -> None:
+    """Create the group's sequence row unless it exists, without failing when another
+    transaction creates it at the same moment (it then waits for that one, and the row lock
+    taken next orders the two)."""
+    values = {
+        "year": year,
+        "region_code": region_code,
+        "series_code": series_code,
+        "level_code": level_code,
+        "last": 0,
+    }
+    table: sa.Table = NumberSequence.__table__  # type: ignore[attr-defined]
+    dialect = session.get_bind().dialect.name
+    statement: sa.Executable
+    if dialect == "postgresql":
+        statement = postgresql.insert(table).values(values).on_conflict_do_nothing()
+    elif dialect == "sqlite":
+        statement = sqlite.insert(table).values(values).on_conflict_do_nothing()
+    else:  # pragma: no cover - certsvc runs on PostgreSQL and SQLite
+        raise NotImplementedError(f"numbering on {dialect}")
+    session.execute(statement)

@@ -24,7 +24,7 @@ from certsvc.documents.factory import DocumentFactory
 from certsvc.documents.material import SignerSpec, open_signing_material, renderer_for
 from certsvc.documents.record import DocumentRecord
 from certsvc.errors import CertsvcError
-from certsvc.issuance.store import FileDocumentStore
+from certsvc.issuance.store import DocumentStore, FileDocumentStore
 from certsvc.keys.files import Passphrase
 from certsvc.keys.service import KeyStore
 from certsvc.revocation.status_list import status_entry
@@ -84,7 +84,7 @@ def document_id_of(name: str) -> int | None:
 class CandidateMaker:
     """A prepared factory and store; ``make`` does one candidate's documents."""
 
-    def __init__(self, setup: WorkerSetup) -> None:
+    def __init__(self, setup: WorkerSetup, store: DocumentStore | None = None) -> None:
         settings = setup.settings
         material = open_signing_material(
             setup.spec,
@@ -95,7 +95,9 @@ class CandidateMaker:
         self.factory = DocumentFactory(
             renderer_for(settings), material, base_url=settings.public_base_url
         )
-        self.store = FileDocumentStore(settings.document_store_dir).ensure()
+        self.store: DocumentStore = (
+            store if store is not None else FileDocumentStore(settings.document_store_dir).ensure()
+        )
         self.run = setup.run
         self.base_url = settings.public_base_url
 

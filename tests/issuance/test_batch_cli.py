@@ -180,3 +180,25 @@ def test_unknown_batches_and_bad_passphrases(run: Run, world: World, tmp_path: P
     assert list(world.store.hashes()) == [] and world.store.staged() == []
     # the batch is still there to run with the right passphrase
     assert "batch 1: completed, 1 run(s)" in run(*_run_args(world, 1)).output
+
+
+def test_with_a_broker_the_local_pool_is_asked_for_with_local(
+    world: World, tmp_path: Path, database_url: str
+) -> None:
+    broker = {"CERTSVC_BROKER_URL": "redis://:pw@127.0.0.1:9/0", "CERTSVC_BROKER_TIMEOUT": "1"}
+    run = cli_invoker(tmp_path, database_url, actor=CLERK, environment=broker)
+    batch_id = world.approved_batch()
+    refused = run(*_run_args(world, batch_id), code=2).output
+    assert "--workers sizes the local pool" in refused and "add --local" in refused
+    no_broker = run("batch", "run", str(batch_id), "--passphrase-file", _passphrase(world), code=7)
+    assert "cannot use the broker redis://:***@127.0.0.1:9/0 (CERTSVC_BROKER_URL)" in (
+        no_broker.output
+    )
+    done = run(*_run_args(world, batch_id, "--local"))
+    assert f"batch {batch_id}: completed" in done.output
+
+
+def test_a_worker_needs_a_broker(tmp_path: Path, database_url: str) -> None:
+    run = cli_invoker(tmp_path, database_url, actor=CLERK)
+    refused = run("worker", code=2).output
+    assert "CERTSVC_BROKER_URL is not set" in refused
