@@ -114,7 +114,8 @@ def nice_ceiling(value: float) -> float:
 
 
 def _number(value: float) -> str:
-    return f"{value:.0f}" if value >= 10 or value == int(value) else f"{value:.1f}"
+    """An axis value as short as it is exact: 0.25 stays 0.25 (not 0.2), 7.5 stays 7.5."""
+    return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
 def _colours(count: int) -> list[str]:

@@ -16,6 +16,7 @@ from sqlmodel import col, func, select
 
 from certsvc.audit.events import Action, record
 from certsvc.audit.models import AuditEvent
+from certsvc.console.charts import StackedBars
 from certsvc.console.state import EXTENSION
 from certsvc.console.views.audit import safe_cell
 from certsvc.db.database import Database
@@ -242,3 +243,10 @@ def test_a_draft_batch_is_cancelled_with_a_reason(
     # a cancelled batch cannot be run
     post_form(olga, f"{page}/run", {}, page)
     assert events(world.db, "job:request") == []
+
+
+def test_chart_axis_values_are_written_exactly() -> None:
+    """A value axis of 0..1 is drawn in quarters: 0.25 and 0.75, not 0.2 and 0.8."""
+    chart = StackedBars("verifications", ["11-07"], {"genuine": [1]})
+    labels = re.findall(r">([0-9.]+)</text>", str(chart.svg()))
+    assert labels[:5] == ["0", "0.25", "0.5", "0.75", "1"]
