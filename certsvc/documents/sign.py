@@ -130,6 +130,13 @@ class SigningMaterial:
     location: str = ""
     agency_code: str = ""  # records of another agency are refused
 
+    def close(self) -> None:
+        """Release what the key holds open (an HSM session and its login; a key file holds
+        nothing): a long-lived process — the signer, a batch coordinator — opens a key per job."""
+        close = getattr(self.handle, "close", None)
+        if callable(close):
+            close()
+
 
 class DocumentSigner:
     """Signs rendered documents; build it once and reuse it for every document."""

@@ -114,24 +114,27 @@ def run_batch(
         if not options.jobs_per_task:
             options = replace(options, jobs_per_task=CELERY_TASK if remote else LOCAL_TASK)
         run, material = _begin(db, settings, keystore, batch_id, options)
-        metrics.begin(run)  # a node_exporter textfile when CERTSVC_METRICS_TEXTFILE_DIR is set
-        settle_heap()  # the coordinator's imports and signing material, out of the GC's way
-        store = FileDocumentStore(settings.document_store_dir).ensure()
-        _recover(db, store, run)
-        pool: SigningPool = (
-            remote.pool(run, store)
-            if remote is not None
-            else executor_for(
-                settings, keystore, run, options.passphrase, options.workers, options.now()
+        try:
+            metrics.begin(run)  # a node_exporter textfile when CERTSVC_METRICS_TEXTFILE_DIR is set
+            settle_heap()  # the coordinator's imports and signing material, out of the GC's way
+            store = FileDocumentStore(settings.document_store_dir).ensure()
+            _recover(db, store, run)
+            pool: SigningPool = (
+                remote.pool(run, store)
+                if remote is not None
+                else executor_for(
+                    settings, keystore, run, options.passphrase, options.workers, options.now()
+                )
             )
-        )
-        with pool:
-            try:
-                _sign_everything(db, store, run, options, pool)
-            finally:
-                store.sync()
-        report = _close(db, settings, run, options, material.handle)
-        metrics.finished(report)
+            with pool:
+                try:
+                    _sign_everything(db, store, run, options, pool)
+                finally:
+                    store.sync()
+            report = _close(db, settings, run, options, material.handle)
+            metrics.finished(report)
+        finally:
+            material.close()  # an HSM key's session and login, in a long-lived signer process
     if options.deliver_notifications:
         notifications.deliver(db, notifications.sender_for(settings), actor=options.actor)
     return report

@@ -432,9 +432,12 @@ def approve_change(
             "ECDSA P-256 document signer; nothing was changed"
         )
     material = open_signing_material(spec, keystore, at=now, passphrase=options.passphrase)
-    if change.kind is ChangeKind.REVOKE:
-        return _revoke(db, settings, material, change_id, options, now)
-    return _reissue(db, settings, material, store, change_id, options, now)
+    try:
+        if change.kind is ChangeKind.REVOKE:
+            return _revoke(db, settings, material, change_id, options, now)
+        return _reissue(db, settings, material, store, change_id, options, now)
+    finally:
+        material.close()
 
 
 def _load(session: Session, change: DocumentChange, *, lock: bool = False) -> list[Document]:
@@ -1185,18 +1188,21 @@ def publish_now(
             tsa_trust_roots=settings.tsa_trust_roots,
         )
     material = open_signing_material(spec, keystore, at=at, passphrase=passphrase)
-    with db.session() as session:
-        return publish_status_list(
-            session,
-            material.handle,
-            material.key_id,
-            base_url=settings.public_base_url,
-            actor=actor,
-            now=at,
-            validity=validity,
-            zone=ZoneInfo(settings.timezone),
-            reason=reason,
-        )
+    try:
+        with db.session() as session:
+            return publish_status_list(
+                session,
+                material.handle,
+                material.key_id,
+                base_url=settings.public_base_url,
+                actor=actor,
+                now=at,
+                validity=validity,
+                zone=ZoneInfo(settings.timezone),
+                reason=reason,
+            )
+    finally:
+        material.close()
 
 
 def publish_if_due(

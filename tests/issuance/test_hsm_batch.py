@@ -25,6 +25,7 @@ from certsvc.keys.models import KeyBackend, PublicationKind
 from certsvc.keys.pkcs11 import MODULE_VAR, PIN_VAR, TOKEN_VAR
 from tests.issuance.conftest import World
 from tests.keys.conftest import TOKEN, USER_PIN, SoftHsm, softhsm  # noqa: F401 - fixture
+from tests.keys.test_pkcs11 import token_session
 
 pytestmark = pytest.mark.pkcs11
 
@@ -54,6 +55,9 @@ def test_a_batch_signed_in_the_hsm_by_worker_processes(
     batch_id = world.approved_batch()
     # one worker process: it must open the HSM key itself, from the environment
     run_batch(world.db, world.settings, keystore, batch_id, world.options(workers=1))
+    # the coordinator checked the key in this process and released it: a login of our own
+    # would be refused (UserAlreadyLoggedIn) if the run had left its session logged in
+    token_session(softhsm).close()
 
     with world.db.session() as session:
         documents = session.exec(select(Document).where(Document.batch_id == batch_id)).all()
