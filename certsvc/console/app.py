@@ -4,8 +4,9 @@ security headers, language, error pages and one blueprint per feature.
 ``create_console_app(test_config)``: ``test_config`` may hold Flask settings and ``SETTINGS`` /
 ``DATABASE`` as for the public app (:func:`certsvc.web.app.create_app`). The session key is
 ``CERTSVC_SECRET_KEY`` (required). Session cookies are Secure, HttpOnly and SameSite=Strict;
-a session ends after :data:`IDLE_MINUTES` without a request made by the reader, and signing
-out (or the idle time-out) ends every copy of it (the account's session generation).
+a session ends after :data:`IDLE_MINUTES` without a request made by the reader or
+:data:`SESSION_HOURS` after sign-in, and signing out (or either time-out) ends every copy of it
+(the account's session generation).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from certsvc.web import app as public_app
 from certsvc.web import i18n
 
 IDLE_MINUTES = 15
+SESSION_HOURS = 8  # a working day: a session ends this long after sign-in, however busy
 # script-src 'self': the one small script that polls a batch's progress; nothing inline
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -78,6 +80,7 @@ def create_console_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         CONSOLE_SIGN_IN_RATE_LIMIT=SIGN_IN_RATE_LIMIT,
         CONSOLE_IDLE_SECONDS=IDLE_MINUTES * 60,
+        CONSOLE_SESSION_SECONDS=SESSION_HOURS * 3600,
         SEND_FILE_MAX_AGE_DEFAULT=3600,
     )
     app.config.update(config)
@@ -146,16 +149,24 @@ def _idle_timeout(app: Flask, db: Database) -> Any:
             return None
         now = time.time()
         last = session.get("last_seen")
+        started = session.get("signed_in_at")
+        reason = None
         if isinstance(last, (int, float)) and now - last > app.config["CONSOLE_IDLE_SECONDS"]:
+            reason = "idle"
+        elif not isinstance(started, (int, float)) or (
+            now - started > app.config["CONSOLE_SESSION_SECONDS"]
+        ):
+            reason = "lifetime"  # also a session from before sign-in times were kept
+        if reason is not None:
             with db.session() as db_session:
                 row = db_session.get(StaffUser, user.id)
                 if row is not None:
-                    record_sign_out(db_session, row, reason="idle")
+                    record_sign_out(db_session, row, reason=reason)
             logout_user()
             session.clear()
             if wants_json():
                 return Response("session ended", status=401)
-            flash(i18n.translate(g.lang, "console.auth.idle"), "info")
+            flash(i18n.translate(g.lang, f"console.auth.{reason}"), "info")
             return redirect(url_for("auth.sign_in"))
         if request.endpoint not in BACKGROUND_ENDPOINTS:
             session["last_seen"] = now

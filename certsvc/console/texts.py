@@ -53,6 +53,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "长时间未操作，已自动退出，请重新登录。",
         "You were signed out after a while without activity; please sign in again.",
     ),
+    "console.auth.lifetime": (
+        "登录已满 8 小时，已自动退出，请重新登录。",
+        "You were signed out 8 hours after signing in; please sign in again.",
+    ),
     "console.auth.signed_out": ("已退出。", "You are signed out."),
     # staff accounts
     "console.users.roles": ("角色", "Roles"),

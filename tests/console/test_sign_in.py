@@ -170,6 +170,37 @@ def test_idle_session_ends_and_sign_out_is_audited(
     assert [e.details["reason"] for e in events(db, "staff:sign-out")] == ["idle", "signed out"]
 
 
+def test_a_busy_session_still_ends_eight_hours_after_sign_in(
+    console: Flask, db: Database, add_staff: Callable[..., Member]
+) -> None:
+    """Activity keeps a session from the idle time-out, not forever: a stolen cookie kept
+    busy is worthless a working day after its sign-in."""
+    member = add_staff("olga", "operator")
+    client = console.test_client()
+    sign_in(client, db, member)
+    with client.session_transaction() as session:
+        session["signed_in_at"] = time.time() - 7 * 3600  # busy all along: not idle
+    assert client.get("/dashboard").status_code == 200
+    with client.session_transaction() as session:
+        session["signed_in_at"] = time.time() - 8 * 3600 - 60
+    ended = client.get("/dashboard")
+    assert ended.status_code == 302 and ended.location.endswith("/sign-in")
+    assert client.get("/dashboard").status_code == 302  # still signed out
+    (lifetime,) = events(db, "staff:sign-out")
+    assert lifetime.details == {"reason": "lifetime"} and lifetime.actor == "staff:olga"
+
+
+def test_a_session_without_a_sign_in_time_is_ended(
+    console: Flask, db: Database, add_staff: Callable[..., Member]
+) -> None:
+    member = add_staff("olga", "operator")
+    client = console.test_client()
+    sign_in(client, db, member)
+    with client.session_transaction() as session:
+        del session["signed_in_at"]
+    assert client.get("/dashboard").status_code == 302
+
+
 def test_a_disabled_account_is_signed_out_at_once(
     console: Flask, db: Database, add_staff: Callable[..., Member]
 ) -> None:

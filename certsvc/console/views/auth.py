@@ -97,7 +97,7 @@ def code() -> Response | tuple[str, int]:
     session.clear()
     login_user(user)
     session[GENERATION] = user.generation
-    session["last_seen"] = time.time()
+    session["last_seen"] = session["signed_in_at"] = time.time()
     session.permanent = True
     return redirect(_landing())
 
