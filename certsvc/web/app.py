@@ -14,6 +14,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode, urlsplit
+from zoneinfo import ZoneInfo
 
 from flask import Flask, Response, g, jsonify, render_template, request
 from flask_limiter import Limiter
@@ -66,7 +67,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         )
 
     limiter = Limiter(client_address, app=app)
-    counter = VerificationCounter(db, settings.web_count_flush_seconds)
+    counter = VerificationCounter(db, settings.web_count_flush_seconds, ZoneInfo(settings.timezone))
     app.extensions[EXTENSION] = WebState(settings, db, verifier, counter, limiter)
 
     from certsvc.web.views import api, health, lookup, pages, status_list, wellknown

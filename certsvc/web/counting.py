@@ -15,7 +15,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -30,8 +30,12 @@ _table = VerificationCount.__table__  # type: ignore[attr-defined]
 
 
 class VerificationCounter:
-    def __init__(self, db: Database, flush_seconds: int) -> None:
+    """Counts by the bureau's day (``zone``, ``CERTSVC_TIMEZONE``), the day the staff
+    dashboard shows: a scan at 07:30 in Beijing is that day's, not the UTC day before."""
+
+    def __init__(self, db: Database, flush_seconds: int, zone: tzinfo = UTC) -> None:
         self._db = db
+        self._zone = zone
         self._flush_seconds = flush_seconds
         self._lock = threading.Lock()
         self._pending: Counter[tuple[date, str, str]] = Counter()
@@ -42,7 +46,7 @@ class VerificationCounter:
     def add(self, channel: str, verdict: str, *, day: date | None = None) -> None:
         if channel not in CHANNELS:
             raise ValueError(f"unknown verification channel {channel!r}")
-        key = (day or datetime.now(UTC).date(), channel, verdict[:32])
+        key = (day or datetime.now(self._zone).date(), channel, verdict[:32])
         for listener in self.listeners:
             listener(channel, key[2])
         with self._lock:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -41,3 +42,19 @@ def test_the_table_has_no_column_for_anything_personal() -> None:
         "verdict",
         "count",
     }
+
+
+def test_a_verification_counts_on_the_bureau_s_day(db: Database) -> None:
+    """Two zones 26 hours apart are never on the same day: each counter files the same
+    moment under its own zone's date, as the dashboard (in the bureau's zone) shows it."""
+    days = {}
+    for name in ("Pacific/Kiritimati", "Etc/GMT+12"):  # UTC+14 and UTC-12
+        zone = ZoneInfo(name)
+        before = datetime.now(zone).date()
+        counter = VerificationCounter(db, 0, zone)
+        counter.add("token", "genuine")
+        after = datetime.now(zone).date()
+        (day,) = {key[0] for key in counts(db)} - set(days.values())
+        assert day in (before, after)
+        days[name] = day
+    assert days["Pacific/Kiritimati"] > days["Etc/GMT+12"]
