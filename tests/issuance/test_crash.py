@@ -19,12 +19,11 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlmodel import col, func, select
+from sqlmodel import func, select
 
-from certsvc.issuance.checks import check_batch, check_store
-from certsvc.issuance.models import BatchItem, Document, DocumentStatus, ItemState
-from certsvc.transparency.service import trust_from_database, verify_log
+from certsvc.issuance.models import BatchItem
 from tests.issuance.conftest import SIGNER, World, build_world
+from tests.issuance.invariants import assert_issued_exactly_once, issued_items
 
 KILL_ROUNDS = 12
 POLL_SECONDS = 0.01
@@ -91,15 +90,6 @@ def _zombie(pid: int) -> bool:
         return False
 
 
-def _issued(world: World, batch_id: int) -> int:
-    with world.db.session() as session:
-        return session.exec(
-            select(func.count()).where(
-                BatchItem.batch_id == batch_id, BatchItem.state == ItemState.ISSUED
-            )
-        ).one()
-
-
 @pytest.mark.slow
 def test_killed_runs_resume_to_exactly_one_current_document_each(
     big_world: World, tmp_path: Path
@@ -112,7 +102,7 @@ def test_killed_runs_resume_to_exactly_one_current_document_each(
     log = tmp_path / "runs.log"
     kills = []
     for round_number in range(KILL_ROUNDS):
-        before = _issued(world, batch_id)
+        before = issued_items(world, batch_id)
         if before >= total:
             break
         process = _start_run(world, batch_id, log)
@@ -121,7 +111,7 @@ def test_killed_runs_resume_to_exactly_one_current_document_each(
         else:
             target = before + rng.randint(1, max(2, total // KILL_ROUNDS))
             deadline = time.monotonic() + ROUND_TIMEOUT_SECONDS
-            while _issued(world, batch_id) < target and process.poll() is None:
+            while issued_items(world, batch_id) < target and process.poll() is None:
                 assert time.monotonic() < deadline, "the run made no progress"
                 time.sleep(POLL_SECONDS)
         if process.poll() is not None:
@@ -133,26 +123,11 @@ def test_killed_runs_resume_to_exactly_one_current_document_each(
             os.kill(process.pid, signal.SIGKILL)  # its workers must die with it
         process.wait()
         _wait_until_gone(workers)
-        kills.append(_issued(world, batch_id))
+        kills.append(issued_items(world, batch_id))
     final = _start_run(world, batch_id, log)
     assert final.wait(timeout=600) == 0, log.read_text(errors="replace")[-3000:]
 
     assert len(kills) >= 10, f"only {len(kills)} kills landed: {kills}"
     assert len(set(kills)) >= 5, f"kill points not spread over the run: {kills}"
     time.sleep(0.5)  # a worker of the last killed run that was still exiting
-    with world.db.session() as session:
-        assert check_batch(session, world.store, batch_id) == []
-        assert check_store(session, world.store) == []
-        log = verify_log(session, trust_from_database(session))
-        assert log.ok, log.report()
-        assert log.entries == 2 * total
-        issued = session.exec(
-            select(func.count()).where(
-                Document.batch_id == batch_id, Document.status == DocumentStatus.ISSUED
-            )
-        ).one()
-        void = session.exec(
-            select(func.count()).where(col(Document.status) == DocumentStatus.VOID)
-        ).one()
-    assert issued == 2 * total
-    assert void == 0  # a killed run re-signs under the numbers it reserved: none wasted
+    assert_issued_exactly_once(world, batch_id, total)

@@ -18,6 +18,7 @@ from certsvc.audit.events import Action, record
 from certsvc.db.types import utcnow
 from certsvc.roster.identity import ID_TYPE_LABELS, IdType
 from certsvc.web import i18n
+from certsvc.web.clients import client_address
 from certsvc.web.holder.access import (
     SESSION_CHALLENGE,
     SESSION_HOLDER,
@@ -39,7 +40,7 @@ from certsvc.web.holder.services import (
     new_code,
     start_session,
 )
-from certsvc.web.holder.state import client_address, holder_state
+from certsvc.web.holder.state import holder_state
 
 bp = Blueprint("holder_auth", __name__, url_prefix="/me")
 

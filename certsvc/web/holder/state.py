@@ -10,7 +10,6 @@ from limits import RateLimitItem
 from certsvc.config import Settings
 from certsvc.db.database import Database
 from certsvc.issuance.store import DocumentStore
-from certsvc.web.clients import client_address
 from certsvc.web.holder.previews import PreviewCache
 from certsvc.web.holder.services import CodeCourier
 from certsvc.web.holder.throttle import Throttle
@@ -35,6 +34,3 @@ def holder_state() -> HolderState:
     found = current_app.extensions[EXTENSION]
     assert isinstance(found, HolderState)
     return found
-
-
-__all__ = ["client_address", "holder_state"]
