@@ -220,18 +220,34 @@ def verify_token(cose: bytes, public_key: CertificatePublicKeyTypes) -> TokenCla
     return verify_parsed(_parse(cose), public_key)
 
 
-def verify_parsed(token: ParsedToken, public_key: CertificatePublicKeyTypes) -> TokenClaims:
+@dataclass(frozen=True)
+class TokenKey:
+    """A signer's public key readied for checking tokens: found to be a P-256 key, with the
+    key id a token must name computed once (a verifier keeps one per trusted signer)."""
+
+    public_key: ec.EllipticCurvePublicKey
+    key_id: str
+
+    @classmethod
+    def of(cls, public_key: CertificatePublicKeyTypes) -> TokenKey:
+        """``TokenError`` for a key that cannot check an ES256 token."""
+        if not (
+            isinstance(public_key, ec.EllipticCurvePublicKey)
+            and public_key.curve.name == ES256.curve
+        ):
+            kind = (
+                public_key.curve.name
+                if isinstance(public_key, ec.EllipticCurvePublicKey)
+                else type(public_key).__name__.removesuffix("PublicKey")
+            )
+            raise TokenError(f"the token is signed with ES256, which this {kind} key cannot verify")
+        return cls(public_key, key_id_for(public_key))
+
+
+def verify_parsed(token: ParsedToken, key: CertificatePublicKeyTypes | TokenKey) -> TokenClaims:
     """:func:`verify_token` for a token :func:`parse_token` has read."""
-    if not (
-        isinstance(public_key, ec.EllipticCurvePublicKey) and public_key.curve.name == ES256.curve
-    ):
-        kind = (
-            public_key.curve.name
-            if isinstance(public_key, ec.EllipticCurvePublicKey)
-            else type(public_key).__name__.removesuffix("PublicKey")
-        )
-        raise TokenError(f"the token is signed with ES256, which this {kind} key cannot verify")
-    checked_id = key_id_for(public_key)
+    checked = key if isinstance(key, TokenKey) else TokenKey.of(key)
+    checked_id = checked.key_id
     if checked_id != token.claims.key_id:
         raise TokenError(
             f"the token names signer key {token.claims.key_id}, not key {checked_id} it was "
@@ -240,10 +256,10 @@ def verify_parsed(token: ParsedToken, public_key: CertificatePublicKeyTypes) -> 
     r = int.from_bytes(token.signature[: ES256.size], "big")
     s = int.from_bytes(token.signature[ES256.size :], "big")
     try:
-        public_key.verify(
+        checked.public_key.verify(
             encode_dss_signature(r, s),
             sig_structure(token.protected, token.payload),
-            ec.ECDSA(ES256.hash),
+            _ECDSA_SHA256,
         )
     except InvalidSignature:
         raise TokenError(
@@ -251,6 +267,9 @@ def verify_parsed(token: ParsedToken, public_key: CertificatePublicKeyTypes) -> 
             "the token was altered after signing"
         ) from None
     return token.claims
+
+
+_ECDSA_SHA256 = ec.ECDSA(ES256.hash)
 
 
 # --- the URL and the QR code --------------------------------------------------------------
@@ -449,6 +468,7 @@ def _loads(data: bytes, what: str) -> Any:
         _malformed(f"{what} is not valid CBOR (damaged or cut short)")
 
 
+@functools.lru_cache(maxsize=64)  # one per signer key: computed on every verification
 def _protected_header(kid: bytes) -> bytes:
     return dumps({HEADER_ALG: ES256.cose_id, HEADER_KID: kid})
 
@@ -582,21 +602,37 @@ def _pack_symbols(text: str, alphabet: str) -> int:
     """``text`` as a number in bijective base ``len(alphabet)``: every text its own number
     (no leading-zero ambiguity), the empty text 0."""
     value = 0
+    base = len(alphabet)
+    digits = _digit_values(alphabet)
     for char in text:
-        value = value * len(alphabet) + alphabet.index(char) + 1
+        value = value * base + digits[char]
     return value
+
+
+@functools.cache
+def _digit_values(alphabet: str) -> dict[str, int]:
+    """Each symbol's digit in bijective base ``len(alphabet)`` (1 for the first)."""
+    return {char: position + 1 for position, char in enumerate(alphabet)}
 
 
 def _unpack_symbols(value: int, alphabet: str, what: str, limit: int) -> str:
     if value < 0:
         _malformed(f"the {what} is a negative number")
+    base = len(alphabet)
+    if value > _largest_packed(base, limit):
+        _malformed(f"the {what} is longer than {limit} characters")
     chars: list[str] = []
     while value:
-        if len(chars) == limit:
-            _malformed(f"the {what} is longer than {limit} characters")
-        value, digit = divmod(value - 1, len(alphabet))
+        value, digit = divmod(value - 1, base)
         chars.append(alphabet[digit])
     return "".join(reversed(chars))
+
+
+@functools.cache
+def _largest_packed(base: int, length: int) -> int:
+    """The number of the last symbol written ``length`` times: every text of at most
+    ``length`` symbols packs to a number up to this one, and every longer text above it."""
+    return sum(base**power for power in range(1, length + 1))
 
 
 _LATIN_SET = frozenset(LATIN_ALPHABET)
@@ -609,7 +645,32 @@ def _pack_text(text: str, *, latin: bool) -> str | bytes | int:
         raise TokenError(f"{text!r} is not valid Unicode text") from None
     if latin and _LATIN_SET.issuperset(text):
         choices.append(_pack_symbols(text, LATIN_ALPHABET))
-    return min(choices, key=lambda choice: len(dumps(choice)))  # min keeps the first of ties
+    return min(choices, key=_cbor_size)  # min keeps the first of ties
+
+
+def _head_size(argument: int) -> int:
+    """The bytes of a CBOR head carrying ``argument`` (a length or an unsigned value)."""
+    if argument < 24:
+        return 1
+    if argument < 0x100:
+        return 2
+    if argument < 0x10000:
+        return 3
+    return 5 if argument < 0x100000000 else 9
+
+
+def _cbor_size(item: str | bytes | int) -> int:
+    """``len(dumps(item))`` for a text, byte string or non-negative integer, without encoding
+    it (a token's texts are sized on every verification; tests hold it to ``dumps``)."""
+    if isinstance(item, str):
+        length = len(item.encode("utf-8"))
+        return _head_size(length) + length
+    if isinstance(item, bytes):
+        return _head_size(len(item)) + len(item)
+    if item < 0x10000000000000000:
+        return _head_size(item)
+    length = (item.bit_length() + 7) // 8  # a bignum: tag 2 and a byte string
+    return 1 + _head_size(length) + length
 
 
 def _unpack_text(value: object, what: str, *, latin: bool) -> str:

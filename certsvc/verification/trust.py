@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from sqlmodel import Session
 
+from certsvc.documents.token import TokenKey
 from certsvc.errors import KeyStoreError, NotFoundError
 from certsvc.keys.certificates import fingerprint
 from certsvc.keys.models import PublicationKind
@@ -45,6 +46,7 @@ class TrustAnchors:
     _keys: dict[str, CertificatePublicKeyTypes] = field(
         default_factory=dict, repr=False, compare=False
     )
+    _token_keys: dict[str, TokenKey] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_trust_list(cls, trust_list: TrustList) -> TrustAnchors:
@@ -112,6 +114,14 @@ class TrustAnchors:
         if key is None:
             key = signer.certificate.public_key()
             self._keys[signer.key_id] = key
+        return key
+
+    def token_key(self, signer: TrustedSigner) -> TokenKey:
+        """``signer``'s key readied for QR tokens (once); ``TokenError`` if it is not P-256."""
+        key = self._token_keys.get(signer.key_id)
+        if key is None:
+            key = TokenKey.of(self.public_key(signer))
+            self._token_keys[signer.key_id] = key
         return key
 
     @cached_property

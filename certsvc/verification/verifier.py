@@ -364,7 +364,7 @@ def _token_steps(run: _Run, text: str, trust: TrustAnchors) -> tuple[tokens.Toke
         )
     run.passed("token.key", f"key {key_id} of {signer.agency_name} ({signer.agency_code})")
     try:
-        tokens.verify_parsed(parsed, trust.public_key(signer))
+        tokens.verify_parsed(parsed, trust.token_key(signer))
     except tokens.TokenError as exc:
         _fail("token.signature", str(exc))
     run.passed("token.signature", f"ES256 signature by key {key_id} verifies")

@@ -27,6 +27,9 @@ from certsvc.db.database import Database
 from certsvc.web import i18n, metrics
 from certsvc.web.clients import client_address
 from certsvc.web.counting import VerificationCounter
+from certsvc.web.json_provider import OrjsonProvider
+from certsvc.web.links import PageLinks
+from certsvc.web.present import check_rows
 from certsvc.web.state import EXTENSION, WebState
 from certsvc.web.verifying import CoreVerifier, Verifier
 
@@ -47,6 +50,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     verifier: Verifier = config.pop("VERIFIER", None) or CoreVerifier(db, settings)
 
     app = Flask(__name__, static_folder="static", template_folder="templates")
+    app.json = OrjsonProvider(app)
     app.config.update(
         MAX_CONTENT_LENGTH=settings.web_max_upload_bytes,
         RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
@@ -59,7 +63,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         SEND_FILE_MAX_AGE_DEFAULT=3600,
     )
     app.config.update(config)
-    app.json.sort_keys = False  # type: ignore[attr-defined]
     if settings.web_proxy_hops:
         hops = settings.web_proxy_hops
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
@@ -93,6 +96,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _language(app: Flask) -> None:
+    links = PageLinks(app)
+
     @app.before_request
     def choose_language() -> None:
         if request.path.startswith(API_PREFIX):  # the API answers in English, remembers nothing
@@ -121,6 +126,8 @@ def _language(app: Flask) -> None:
             "lang": lang,
             "switch_url": switch_url,
             "has_text": i18n.has_text,
+            "links": links.current(),
+            "check_rows": check_rows,
         }
 
     @app.after_request

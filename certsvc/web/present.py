@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -83,3 +85,26 @@ DOCUMENT_FIELDS = (
     "agency_name",
     "signer_key_id",
 )
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    """One line of the page's list of checks, in the reader's language."""
+
+    outcome: str  # passed, failed, skipped: the line's style
+    outcome_text: str
+    title: str
+    detail: str
+
+
+def check_rows(verdict: Verdict, texts: Mapping[str, str]) -> list[CheckRow]:
+    """The verdict's checks as the page lists them; a check the catalogue has no words for
+    keeps the verifier's English title. Built here rather than in the template, where each
+    joined key cost as much as the rest of a line: this list is on every QR landing page."""
+    rows = []
+    for check in verdict.checks:
+        outcome = check.outcome.value
+        key = f"check.{check.code}"
+        title = texts.get(key, check.title)
+        rows.append(CheckRow(outcome, texts[f"outcome.{outcome}"], title, check.detail))
+    return rows

@@ -52,6 +52,7 @@ class CoreVerifier:
         self._lock = threading.Lock()
         self._anchors: TrustAnchors | None = None
         self._loaded_at = 0.0
+        self._registry = FastRegistry(db.engine)  # keeps a connection per thread
 
     def trust_anchors(self, now: datetime) -> TrustAnchors:
         """The newest published trust list, checked against the root (reloaded when older
@@ -77,9 +78,9 @@ class CoreVerifier:
     def token(self, text: str) -> Verdict:
         now = self._clock()
         anchors = self.trust_anchors(now)
-        return verify_token(text, anchors, FastRegistry(self._db.engine), now)
+        return verify_token(text, anchors, self._registry, now)
 
     def pdf(self, data: bytes) -> Verdict:
         now = self._clock()
         anchors = self.trust_anchors(now)
-        return verify_pdf(data, anchors, FastRegistry(self._db.engine), now, self._limits)
+        return verify_pdf(data, anchors, self._registry, now, self._limits)

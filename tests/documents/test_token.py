@@ -31,6 +31,9 @@ from certsvc.documents.token import (
     TokenBudget,
     TokenClaims,
     TokenError,
+    _cbor_size,
+    _pack_symbols,
+    _unpack_symbols,
     claims_from_record,
     decode_token,
     encode_token,
@@ -755,3 +758,57 @@ def test_series_and_qualification_positions_are_fixed() -> None:
     )
     assert QUALIFICATIONS[("工程技术", Level.JUNIOR)] == ("助理工程师", "技术员")
     assert QUALIFICATIONS[("中小学教师", Level.INTERMEDIATE)] == ("一级教师",)
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        "",
+        "a" * 23,
+        "a" * 24,
+        "张" * 85,
+        "张" * 86,
+        "x" * 70_000,
+        b"",
+        b"\x00" * 255,
+        b"\x00" * 256,
+        0,
+        23,
+        24,
+        255,
+        256,
+        65_535,
+        65_536,
+        2**32 - 1,
+        2**32,
+        2**64 - 1,
+        2**64,
+        2**71,
+        56**40,
+    ],
+)
+def test_cbor_sizes_are_what_the_encoder_writes(item: str | bytes | int) -> None:
+    assert _cbor_size(item) == len(cbor2.dumps(item, canonical=True))
+
+
+@given(st.one_of(st.text(max_size=300), st.binary(max_size=300), st.integers(min_value=0)))
+@settings(max_examples=300, deadline=None)
+def test_cbor_sizes_match_the_encoder_for_any_item(item: str | bytes | int) -> None:
+    assert _cbor_size(item) == len(cbor2.dumps(item, canonical=True))
+
+
+@pytest.mark.parametrize("alphabet", [DOCUMENT_NUMBER_ALPHABET, LATIN_ALPHABET, "ab"])
+def test_packed_texts_up_to_the_limit_unpack_and_longer_ones_are_refused(alphabet: str) -> None:
+    limit = 5
+    longest = alphabet[-1] * limit
+    assert _unpack_symbols(_pack_symbols(longest, alphabet), alphabet, "text", limit) == longest
+    shortest_too_long = alphabet[0] * (limit + 1)
+    assert _pack_symbols(shortest_too_long, alphabet) == _pack_symbols(longest, alphabet) + 1
+    with pytest.raises(TokenError, match="longer than 5 characters"):
+        _unpack_symbols(_pack_symbols(shortest_too_long, alphabet), alphabet, "text", limit)
+    with pytest.raises(TokenError, match="negative"):
+        _unpack_symbols(-1, alphabet, "text", limit)
+    generator = random.Random(alphabet)  # noqa: S311 - test data, not secrets
+    for _ in range(200):
+        text = "".join(generator.choices(alphabet, k=generator.randint(0, limit)))
+        assert _unpack_symbols(_pack_symbols(text, alphabet), alphabet, "text", limit) == text

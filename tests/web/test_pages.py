@@ -235,3 +235,13 @@ def test_without_a_published_trust_list_verification_is_unavailable(
     assert upload.status_code == 503
     ready = client.get("/readyz")  # the database is fine, but nothing can be verified
     assert ready.status_code == 503 and "trust list" in ready.get_json()["reason"]
+
+
+def test_page_links_follow_the_mount_point(client: FlaskClient) -> None:
+    seen: dict[str, str] = {}
+    for mount in ["", "/zcps", "/other/place", "", "/zcps"]:  # alternating, in one app
+        page = client.get("/", environ_overrides={"SCRIPT_NAME": mount}).get_data(as_text=True)
+        for path in ("/static/site.css", "/verify", "/lookup", "/api/v1/openapi.json"):
+            assert f'href="{mount}{path}' in page
+        assert f'class="brand" href="{mount}/"' in page
+        assert seen.setdefault(mount, page) == page  # kept links are this mount point's

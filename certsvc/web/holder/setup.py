@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
 
 from flask import Flask, g, render_template, request
 from flask_limiter import Limiter
@@ -115,10 +114,6 @@ def init_holder(app: Flask, settings: Settings, db: Database, limiter: Limiter) 
             response.headers.setdefault("X-Robots-Tag", "noindex, nofollow")
             response.vary.add("Cookie")
         return response
-
-    @app.context_processor
-    def holder_helpers() -> dict[str, Any]:
-        return {"holder_pages": True}
 
     from certsvc.web.holder import auth, documents, shares
 
