@@ -12,13 +12,25 @@ Choices, and why:
   read; threads let a worker overlap the reads and slow clients (nginx buffers request and
   response bodies anyway). One worker per CPU, 4 threads each, is where the load test
   (``scripts/bench_web.py``) was measured.
+- **At most 10 connections a worker** (``worker_connections``; 4 threads and 6 kept alive).
+  A worker accepts a connection whenever it can, and a kept-alive connection stays with the
+  worker that accepted it: the pool of connections nginx keeps to the upstream (or a load
+  generator's) could all land on one worker while the others idle, halving the throughput of
+  a 2-worker machine (seen in ``scripts/bench_web.py`` as runs with 19 of 20 connections on one
+  worker and the CPU a third idle). A worker at its limit stops accepting, so the next
+  connection goes to another. Keep nginx's ``keepalive`` per nginx worker at or below the
+  kept-alive share (``worker_connections`` - ``threads``), see ``deploy/nginx/certsvc.conf``.
 - **No preload** (``preload_app = False``): each worker builds its own app after the fork.
   ``create_app`` opens a database engine (a connection pool whose sockets must not be shared
   between processes) and starts the verification counter, which adds its counts when its
   process exits; built once in the master, both would be copied into every worker. Each
   worker paying for its own imports costs a few seconds at start, and ``kill -HUP`` (a
-  reload) picks up new code. So ``post_worker_init`` has nothing to reset; it only logs that
-  the worker is ready.
+  reload) picks up new code. So ``post_worker_init`` has nothing to reset.
+- **gc.freeze() once the app is built** (``post_worker_init``): the modules, the app and what
+  it loaded live as long as the worker, yet each full collection of Python's garbage
+  collector walked them all, with every thread of the worker stopped: about 110 ms, every
+  few seconds under load (measured under ``scripts/bench_web.py``). Frozen, they are left out
+  of collections, which then took 3 ms at most.
 - **forwarded_allow_ips**: only the reverse proxy's address may set ``X-Forwarded-Proto``
   for gunicorn. The client address itself is taken from ``X-Forwarded-For`` by the app
   (``CERTSVC_WEB_PROXY_HOPS=1``), for rate limits and for ``/metrics``.
@@ -36,6 +48,7 @@ Choices, and why:
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import tempfile
@@ -72,6 +85,7 @@ bind = [address.strip() for address in _env("CERTSVC_GUNICORN_BIND", "127.0.0.1:
 worker_class = "gthread"
 workers = _int("CERTSVC_GUNICORN_WORKERS", os.cpu_count() or 1)
 threads = _int("CERTSVC_GUNICORN_THREADS", 4)
+worker_connections = _int("CERTSVC_GUNICORN_WORKER_CONNECTIONS", threads + 6)
 preload_app = False
 forwarded_allow_ips = _env("CERTSVC_GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
 timeout = _int("CERTSVC_GUNICORN_TIMEOUT", 30)  # a worker silent this long is restarted
@@ -123,6 +137,7 @@ def on_starting(server: Any) -> None:
 
 
 def post_worker_init(worker: Any) -> None:
+    gc.freeze()  # the app is built: see "gc.freeze()" above
     logging.getLogger("gunicorn.error").info("worker %s ready", worker.pid)
 
 

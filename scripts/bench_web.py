@@ -8,16 +8,16 @@ verification of a real issued document, measured in the same run.
 
 It builds a bureau with the demo (keys, trust list, a batch of signed documents, the
 transparency log) in a temporary folder (SQLite; with --postgres a throwaway database on that
-server, dropped afterwards), starts ``gunicorn 'certsvc.web:create_app()' -k gthread`` on a
-free 127.0.0.1 port with rate limits off, and runs ``wrk`` (``apt-get install wrk``; the setup
-script installs it) for a bounded time against ``/healthz`` (hello world), the API's token
-verification and the QR landing page, each request verifying the next of the issued
-documents' tokens in turn (a wrk Lua script), so that nothing is answered from a cache. For
-each it prints requests per second, p50 and p99 latency and errors (non-2xx answers and
-socket errors), then the ratio of token verification to hello world. The three are measured in
-turn ``--rounds`` times (a shared machine's speed drifts over minutes, so each ratio compares
-loads run a minute apart) and the median ratio is printed last. Targets (issue 6): ratio at
-least 50%, p99 under 50 ms, no errors.
+server, dropped afterwards), starts gunicorn with the deployment's settings
+(``deploy/gunicorn.conf.py``: gthread workers) on a free 127.0.0.1 port with rate limits off,
+and runs ``wrk`` (``apt-get install wrk``; the setup script installs it) for a bounded time
+against ``/healthz`` (hello world), the API's token verification and the QR landing page, each
+request verifying the next of the issued documents' tokens in turn (a wrk Lua script), so that
+nothing is answered from a cache. For each it prints requests per second, p50 and p99 latency
+and errors (non-2xx answers and socket errors), then the ratio of token verification to hello
+world. The three are measured in turn ``--rounds`` times (a shared machine's speed drifts over
+minutes, so each ratio compares loads run a minute apart) and the median ratio is printed last.
+Targets (issue 6): ratio at least 50%, p99 under 50 ms, no errors.
 """
 
 from __future__ import annotations
@@ -272,22 +272,14 @@ def run(
         "CERTSVC_WEB_RATE_LIMITS": "false",  # the load comes from one address
         "CERTSVC_LOG_REQUESTS": "false",  # no line per request on this terminal
     }
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "certsvc.web:create_app()",
-        "-k",
-        "gthread",
-        "-w",
-        str(workers),
-        "--threads",
-        str(threads),
-        "-b",
-        f"127.0.0.1:{port}",
-        "--log-level",
-        "warning",
-    ]
+    env.update(
+        CERTSVC_GUNICORN_BIND=f"127.0.0.1:{port}",
+        CERTSVC_GUNICORN_WORKERS=str(workers),
+        CERTSVC_GUNICORN_THREADS=str(threads),
+        CERTSVC_LOG_LEVEL="WARNING",
+    )
+    # the settings a deployment runs with (deploy/gunicorn.conf.py: gthread, gc.freeze, …)
+    command = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py")]
     server = subprocess.Popen(command, env=env, cwd=ROOT)  # noqa: S603
     try:
         wait_until_up(f"{base}/healthz", server)

@@ -118,7 +118,7 @@ def _language(app: Flask) -> None:
         def switch_url() -> str:
             args = {k: v for k, v in request.args.items() if k != "lang"}
             args["lang"] = "en" if lang == "zh" else "zh"
-            return f"{request.path}?{urlencode(args)}"
+            return f"{request.script_root}{request.path}?{urlencode(args)}"
 
         return {
             "t": t,

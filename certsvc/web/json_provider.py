@@ -5,7 +5,7 @@ verification's time. Flask's conventions are kept for answers: compact output, k
 order given, and dates, datetimes and dataclasses handed to Flask's own ``default`` (a date is
 written as Flask writes it). Text is written as UTF-8 rather than ``\\u`` escapes: valid JSON,
 and half the size for Chinese names. ``dumps`` itself (used by templates) stays Flask's own,
-and so do answers in debug mode (indented) or with sorted keys.
+and so do answers in debug mode (indented), with sorted keys, or holding what orjson refuses.
 """
 
 from __future__ import annotations
@@ -28,5 +28,11 @@ class OrjsonProvider(DefaultJSONProvider):
             answer: Response = super().response(*args, **kwargs)  # type: ignore[assignment]
             return answer
         obj = self._prepare_response_obj(args, kwargs)
-        body = orjson.dumps(obj, default=self.default, option=_OPTIONS) + b"\n"
+        try:
+            body = orjson.dumps(obj, default=self.default, option=_OPTIONS) + b"\n"
+        except orjson.JSONEncodeError:
+            # what orjson refuses and Flask writes: keys that are not text, integers beyond
+            # 64 bits, lone surrogates; Flask's encoder answers (or refuses) as it always did
+            fallback: Response = super().response(*args, **kwargs)  # type: ignore[assignment]
+            return fallback
         return Response(body, mimetype=self.mimetype)

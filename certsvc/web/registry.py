@@ -12,19 +12,15 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
-import threading
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.pool import PoolProxiedConnection
 from sqlmodel import Session
 
 from certsvc.verification.registry import DatabaseRegistry, LogEvidence, RegistryEntry
-
-log = logging.getLogger(__name__)
+from certsvc.web.connections import ThreadConnections
 
 _LOOKUP = sa.text(
     """
@@ -84,31 +80,17 @@ class FastRegistry:
     """:class:`~certsvc.verification.registry.Registry` over the engine (see the module).
 
     The usual case runs on the driver's own cursor: SQLAlchemy's statement machinery costs
-    several times the query itself, and this look-up is on every QR scan. Each thread keeps one
-    driver connection for it, taken from the pool once and detached from it (so it holds no
-    pool slot), in autocommit where the driver has transactions, so that a scan pays neither a
-    pool check-out, PostgreSQL's ping on check-out, nor a rollback on return. A connection
-    that fails is dropped; when the database says it was a disconnection (a restarted server)
-    the look-up is tried once more on a fresh one. Disposing of the engine closes every
-    thread's connection. A pool that is not a queue of connections (one shared in-memory
-    SQLite connection in a test) is used as before, per look-up."""
+    several times the query itself, and this look-up is on every QR scan. It runs on the
+    thread's kept connection (:mod:`certsvc.web.connections`); an engine whose pool is not a
+    queue of connections (one shared in-memory SQLite connection in a test) lends one per
+    look-up, as before."""
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         self._statement = _DriverStatement.for_dialect(engine.dialect)
-        self._keep = isinstance(engine.pool, sa.pool.QueuePool)
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._open: set[PoolProxiedConnection] = set()  # every thread's kept connection
-        if self._keep:
-            sa.event.listen(engine, "engine_disposed", lambda _engine: self.close())
-
-    def close(self) -> None:
-        """Close every thread's kept connection (each opens a new one when next asked)."""
-        with self._lock:
-            kept, self._open = self._open, set()
-        for connection in kept:
-            self._close(connection)
+        self._connections = (
+            ThreadConnections(engine) if isinstance(engine.pool, sa.pool.QueuePool) else None
+        )
 
     def lookup(self, document_number: str) -> RegistryEntry | None:
         found = self._fetch(document_number)
@@ -131,58 +113,22 @@ class FastRegistry:
         )
 
     def _fetch(self, document_number: str) -> tuple[Any, ...] | None:
-        if not self._keep:
-            connection = self.engine.raw_connection()  # rolled back on return to the pool
+        def read(connection: Any) -> tuple[Any, ...] | None:
+            cursor = connection.cursor()
             try:
-                return self._run(connection, document_number)
+                cursor.execute(self._statement.sql, self._statement.parameters(document_number))
+                found: tuple[Any, ...] | None = cursor.fetchone()
+                return found
             finally:
-                connection.close()
-        for attempt in (1, 2):
-            connection = self._kept()
-            try:
-                return self._run(connection, document_number)
-            except self.engine.dialect.loaded_dbapi.Error as exc:
-                driver = connection.dbapi_connection
-                disconnected = self.engine.dialect.is_disconnect(exc, driver, None)
-                self._drop(connection)
-                if attempt == 2 or not disconnected:
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
+                cursor.close()
 
-    def _run(self, connection: PoolProxiedConnection, number: str) -> tuple[Any, ...] | None:
-        cursor = connection.cursor()
+        if self._connections is not None:
+            return self._connections.run(read)
+        connection = self.engine.raw_connection()  # rolled back on return to the pool
         try:
-            cursor.execute(self._statement.sql, self._statement.parameters(number))
-            found: tuple[Any, ...] | None = cursor.fetchone()
-            return found
+            return read(connection)
         finally:
-            cursor.close()
-
-    def _kept(self) -> PoolProxiedConnection:
-        connection: PoolProxiedConnection | None = getattr(self._local, "connection", None)
-        if connection is not None and connection in self._open:
-            return connection
-        connection = self.engine.raw_connection()
-        if self.engine.dialect.name == "postgresql":
-            connection.driver_connection.autocommit = True  # type: ignore[union-attr]
-        connection.detach()  # this thread's own; closing it closes the driver connection
-        with self._lock:
-            self._open.add(connection)
-        self._local.connection = connection
-        return connection
-
-    def _drop(self, connection: PoolProxiedConnection) -> None:
-        self._local.connection = None
-        with self._lock:
-            self._open.discard(connection)
-        self._close(connection)
-
-    @staticmethod
-    def _close(connection: PoolProxiedConnection) -> None:
-        try:
             connection.close()
-        except Exception:
-            log.debug("closing a registry connection failed", exc_info=True)
 
     def _full(self, document_number: str) -> RegistryEntry | None:
         with Session(self.engine) as session:

@@ -60,6 +60,7 @@ def test_gunicorn_accepts_the_configuration_and_loads_the_app(tmp_path: Path) ->
     )
     assert re.search(r"^workers\s+= 3$", configured.stdout, re.M)
     assert re.search(r"^threads\s+= 8$", configured.stdout, re.M)
+    assert re.search(r"^worker_connections\s+= 14$", configured.stdout, re.M)  # 8 + 6 kept
     assert "['127.0.0.1:8100', '10.0.1.11:8100']" in configured.stdout
 
 

@@ -253,3 +253,40 @@ def test_nginx_in_front(served: Served, tmp_path: Path) -> None:
         assert "7777777777" not in "\n".join(access)
     finally:
         stop(nginx)
+
+
+def _sockets(pid: int) -> int:
+    """How many sockets process ``pid`` holds open."""
+    count = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            count += os.readlink(fd).startswith("socket:")
+        except FileNotFoundError:  # closed while counted
+            continue
+    return count
+
+
+def test_connections_spread_over_the_workers(served: Served) -> None:
+    """Each worker takes at most worker_connections (default threads + 6 = 8 here): 16
+    connections made at once end 8 and 8, never 15 and 1, and a 17th waits in the listen
+    queue for a free slot."""
+    children = Path(f"/proc/{served.process.pid}/task/{served.process.pid}/children")
+    if not children.exists():
+        pytest.skip("needs Linux's /proc/PID/task/PID/children to find the workers")
+    workers = [int(pid) for pid in children.read_text().split()]
+    assert len(workers) == 2
+    before = {pid: _sockets(pid) for pid in workers}
+    held = [socket.create_connection(("127.0.0.1", served.port)) for _ in range(17)]
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            taken = sorted(_sockets(pid) - before[pid] for pid in workers)
+            if sum(taken) >= 16:
+                break
+            time.sleep(0.05)
+        assert taken == [8, 8]  # the 17th is in the listen queue, not on a worker
+        time.sleep(0.3)
+        assert sorted(_sockets(pid) - before[pid] for pid in workers) == [8, 8]
+    finally:
+        for connection in held:
+            connection.close()

@@ -68,6 +68,20 @@ def test_debug_answers_stay_indented_like_flasks() -> None:
     assert body.startswith(b'{\n  "text"')
 
 
+@pytest.mark.parametrize(
+    "value",
+    [{1: "integer key"}, {"big": 2**70}, {"lone": "\ud800"}],
+    ids=["integer-key", "beyond-64-bits", "lone-surrogate"],
+)
+def test_what_orjson_refuses_is_written_as_flask_writes_it(value: object) -> None:
+    ours, flasks = _app(OrjsonProvider), _app(DefaultJSONProvider)
+    with ours.app_context():
+        mine = jsonify(value).data
+    with flasks.app_context():
+        theirs = jsonify(value).data
+    assert mine == theirs
+
+
 def test_what_neither_can_encode_is_a_type_error() -> None:
     app = _app(OrjsonProvider)
     with app.app_context(), pytest.raises(TypeError):

@@ -244,4 +244,5 @@ def test_page_links_follow_the_mount_point(client: FlaskClient) -> None:
         for path in ("/static/site.css", "/verify", "/lookup", "/api/v1/openapi.json"):
             assert f'href="{mount}{path}' in page
         assert f'class="brand" href="{mount}/"' in page
+        assert f'class="lang" href="{mount}/?lang=en"' in page  # the language switch too
         assert seen.setdefault(mount, page) == page  # kept links are this mount point's
