@@ -65,8 +65,9 @@ def _close_driver(driver: Any, pid: int, closed: bool = False) -> None:
 class ThreadConnections:
     """Each thread's kept driver connection for ``engine`` (see the module text)."""
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, set_up: Callable[[Any], None] | None = None) -> None:
         self.engine = engine
+        self._set_up = set_up  # called with each new driver connection
         self._local = threading.local()
         self._lock = threading.Lock()
         self._every: weakref.WeakSet[_Kept] = weakref.WeakSet()
@@ -115,6 +116,8 @@ class ThreadConnections:
         if self.engine.dialect.name == "postgresql":
             driver.autocommit = True  # type: ignore[union-attr]
         pooled.detach()  # this thread's own now; it holds no pool slot
+        if self._set_up is not None:
+            self._set_up(driver)
         kept = _Kept(driver)
         weakref.finalize(kept, _close_driver, driver, kept.pid)  # when the thread ends
         with self._lock:

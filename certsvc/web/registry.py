@@ -61,19 +61,33 @@ _COLUMNS = (
 
 @dataclass(frozen=True)
 class _DriverStatement:
-    """:data:`_LOOKUP` compiled once for one database driver (its parameter style)."""
+    """:data:`_LOOKUP` compiled once for one database driver (its parameter style).
+
+    On PostgreSQL (psycopg) the statement is prepared on the server, once per kept connection
+    (which runs nothing else):
+    the engine turns automatic preparation off (a generic plan chosen while a roster import
+    grows its tables can go bad, see :mod:`certsvc.db.database`), but this is a look-up by
+    a unique key, whose plan never changes, and planning it cost PostgreSQL more than running
+    it. (A migration that changes these tables makes the prepared plan fail once on each
+    kept connection, which is then replaced.) SQLite's driver keeps its own statement cache."""
 
     sql: str
     positional: bool
+    prepare: bool
 
     @classmethod
     @functools.cache
     def for_dialect(cls, dialect: sa.Dialect) -> _DriverStatement:
         compiled = _LOOKUP.compile(dialect=dialect)
-        return cls(str(compiled), bool(dialect.positional))
+        return cls(str(compiled), bool(dialect.positional), dialect.driver == "psycopg")
 
     def parameters(self, number: str) -> tuple[str] | dict[str, str]:
         return (number,) if self.positional else {"number": number}
+
+    def set_up(self, connection: Any) -> None:
+        """Ready a kept connection: psycopg prepares what it runs (this statement only)."""
+        if self.prepare:
+            connection.prepare_threshold = 0
 
 
 class FastRegistry:
@@ -89,7 +103,9 @@ class FastRegistry:
         self.engine = engine
         self._statement = _DriverStatement.for_dialect(engine.dialect)
         self._connections = (
-            ThreadConnections(engine) if isinstance(engine.pool, sa.pool.QueuePool) else None
+            ThreadConnections(engine, set_up=self._statement.set_up)
+            if isinstance(engine.pool, sa.pool.QueuePool)
+            else None
         )
 
     def lookup(self, document_number: str) -> RegistryEntry | None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from sqlmodel import Session, select
 
 from certsvc.issuance.models import Document, DocumentStatus
@@ -54,3 +57,19 @@ def test_a_revoked_document_is_handed_to_the_core_lookup(issued: Issued) -> None
     page = issued.client.get(f"/v/{document.token}")
     body = page.get_data(as_text=True)
     assert 'data-verdict="revoked"' in body and "issued in error" in body
+
+
+def test_on_postgresql_the_lookup_is_prepared_once_per_connection(issued: Issued) -> None:
+    engine = issued.world.db.engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite's driver caches its statements itself")
+    registry = FastRegistry(engine)
+    for document in issued.documents:
+        assert registry.lookup(document.number) == _both(issued, document.number)[1]
+    assert registry._connections is not None
+
+    def prepared(driver: Any) -> list[tuple[Any, ...]]:
+        return driver.execute("SELECT statement FROM pg_prepared_statements").fetchall()
+
+    lookups = [row for row in registry._connections.run(prepared) if "FROM document d" in row[0]]
+    assert len(lookups) == 1  # one plan, reused by every look-up
