@@ -12,14 +12,16 @@ Choices, and why:
   read; threads let a worker overlap the reads and slow clients (nginx buffers request and
   response bodies anyway). One worker per CPU, 4 threads each, is where the load test
   (``scripts/bench_web.py``) was measured.
-- **At most 10 connections a worker** (``worker_connections``; 4 threads and 6 kept alive).
-  A worker accepts a connection whenever it can, and a kept-alive connection stays with the
-  worker that accepted it: the pool of connections nginx keeps to the upstream (or a load
-  generator's) could all land on one worker while the others idle, halving the throughput of
-  a 2-worker machine (seen in ``scripts/bench_web.py`` as runs with 19 of 20 connections on one
-  worker and the CPU a third idle). A worker at its limit stops accepting, so the next
-  connection goes to another. Keep nginx's ``keepalive`` per nginx worker at or below the
-  kept-alive share (``worker_connections`` - ``threads``), see ``deploy/nginx/certsvc.conf``.
+- **A listening socket per worker** (``reuse_port``: each worker binds the address with
+  ``SO_REUSEPORT`` and the kernel spreads new connections over them). With one shared socket
+  a worker takes a connection whenever it can, and a kept-alive connection stays with the
+  worker that took it: the connections nginx keeps to the upstream (or a load generator's)
+  could all end on one worker while the others idle, halving a 2-worker machine's throughput
+  (seen under ``scripts/bench_web.py``: 19 of 20 connections on one worker, the CPU a third
+  idle). The price: a connection still waiting in a worker's own queue when that worker stops
+  (a restart, a reload) is reset rather than taken by another worker, and its client sees an
+  error (nginx answers 502). A cap on connections per worker (``worker_connections``)
+  balanced too, but left the connections above the cap waiting, some past 5 s.
 - **No preload** (``preload_app = False``): each worker builds its own app after the fork.
   ``create_app`` opens a database engine (a connection pool whose sockets must not be shared
   between processes) and starts the verification counter, which adds its counts when its
@@ -85,7 +87,7 @@ bind = [address.strip() for address in _env("CERTSVC_GUNICORN_BIND", "127.0.0.1:
 worker_class = "gthread"
 workers = _int("CERTSVC_GUNICORN_WORKERS", os.cpu_count() or 1)
 threads = _int("CERTSVC_GUNICORN_THREADS", 4)
-worker_connections = _int("CERTSVC_GUNICORN_WORKER_CONNECTIONS", threads + 6)
+reuse_port = True  # a listening socket per worker: see "A listening socket per worker" above
 preload_app = False
 forwarded_allow_ips = _env("CERTSVC_GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
 timeout = _int("CERTSVC_GUNICORN_TIMEOUT", 30)  # a worker silent this long is restarted

@@ -266,27 +266,34 @@ def _sockets(pid: int) -> int:
     return count
 
 
+def _listening(port: int) -> int:
+    """How many sockets listen on 127.0.0.1:``port`` (from /proc/net/tcp)."""
+    wanted = f"0100007F:{port:04X}"
+    rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return sum(1 for row in rows if row.split()[1] == wanted and row.split()[3] == "0A")
+
+
 def test_connections_spread_over_the_workers(served: Served) -> None:
-    """Each worker takes at most worker_connections (default threads + 6 = 8 here): 16
-    connections made at once end 8 and 8, never 15 and 1, and a 17th waits in the listen
-    queue for a free slot."""
+    """Each worker listens on its own socket (SO_REUSEPORT) and the kernel spreads new
+    connections over them: 16 connections made at once never all end on one worker (with one
+    shared socket, 15 or 16 of them on one worker happened often)."""
     children = Path(f"/proc/{served.process.pid}/task/{served.process.pid}/children")
     if not children.exists():
         pytest.skip("needs Linux's /proc/PID/task/PID/children to find the workers")
     workers = [int(pid) for pid in children.read_text().split()]
     assert len(workers) == 2
+    assert _listening(served.port) == 2  # one per worker, none in the master
     before = {pid: _sockets(pid) for pid in workers}
-    held = [socket.create_connection(("127.0.0.1", served.port)) for _ in range(17)]
+    held = [socket.create_connection(("127.0.0.1", served.port)) for _ in range(16)]
     try:
         deadline = time.monotonic() + 10
+        taken: list[int] = []
         while time.monotonic() < deadline:
             taken = sorted(_sockets(pid) - before[pid] for pid in workers)
             if sum(taken) >= 16:
                 break
             time.sleep(0.05)
-        assert taken == [8, 8]  # the 17th is in the listen queue, not on a worker
-        time.sleep(0.3)
-        assert sorted(_sockets(pid) - before[pid] for pid in workers) == [8, 8]
+        assert sum(taken) == 16 and min(taken) >= 1, taken  # all 16 on one: p = 2 / 2**16
     finally:
         for connection in held:
             connection.close()
