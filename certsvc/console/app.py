@@ -18,7 +18,6 @@ from typing import Any
 
 from flask import Flask, flash, g, redirect, request, session, url_for
 from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, logout_user
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -40,6 +39,7 @@ from certsvc.staff.models import StaffUser
 from certsvc.staff.service import record_sign_out
 from certsvc.web import app as public_app
 from certsvc.web import i18n
+from certsvc.web.clients import client_address
 
 IDLE_MINUTES = 15
 SESSION_HOURS = 8  # a working day: a session ends this long after sign-in, however busy
@@ -89,7 +89,7 @@ def create_console_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
         )
-    limiter = Limiter(get_remote_address, app=app)
+    limiter = Limiter(client_address, app=app)  # an IPv6 client counts by its /64
     app.extensions[EXTENSION] = ConsoleState(settings, db, limiter)
     app.add_template_filter(local_time, "local")
     CSRFProtect(app)

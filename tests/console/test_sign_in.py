@@ -147,6 +147,23 @@ def test_sign_in_attempts_are_rate_limited_per_client(
     assert statuses == [401, 401, 401, 429]
 
 
+def test_addresses_of_one_ipv6_network_share_the_sign_in_limit(
+    settings: Settings, db: Database, add_staff: Callable[..., Member]
+) -> None:
+    """An IPv6 subscriber holds a whole /64: a fresh address per guess is the same client."""
+    app = make_console(settings, db, CONSOLE_SIGN_IN_RATE_LIMIT="3 per minute")
+    client = app.test_client()
+    statuses = []
+    for host in (1, 2, 3, 4):
+        client.environ_base["REMOTE_ADDR"] = f"2001:db8:7:1::{host}"
+        statuses.append(password_step(client, f"guess{host}", "wrong password x"))
+    assert statuses == [401, 401, 401, 429]
+    client.environ_base["REMOTE_ADDR"] = "2001:db8:7:2::1"  # another subscriber
+    assert password_step(client, "guess5", "wrong password x") == 401
+    failed = events(db, "staff:sign-in-failed")[-1]
+    assert failed.details["client"] == "2001:db8:7:2::1"  # the audit keeps the full address
+
+
 def test_idle_session_ends_and_sign_out_is_audited(
     console: Flask, db: Database, add_staff: Callable[..., Member]
 ) -> None:

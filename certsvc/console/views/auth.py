@@ -42,6 +42,8 @@ PENDING_AT = "pending_at"
 
 
 def _client() -> str:
+    """The address the audit records (whole; the rate limits count an IPv6 client by its /64,
+    see certsvc/web/clients.py)."""
     return request.remote_addr or "unknown"
 
 
