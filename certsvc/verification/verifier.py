@@ -90,7 +90,7 @@ import json
 import re
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import astuple, dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any, NoReturn, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -134,7 +134,8 @@ from certsvc.verification.verdict import (
 
 _T = TypeVar("_T")
 
-# The day a token's issue date names is a day in the bureau's time zone.
+# The day a token's issue date names, and the day a scheduled revocation takes effect, are days
+# in the bureau's time zone: the service passes CERTSVC_TIMEZONE; this is its default.
 ISSUE_DAY_ZONE = ZoneInfo("Asia/Shanghai")
 
 TITLES: dict[str, str] = {
@@ -250,10 +251,13 @@ def _fail(code: str, detail: str, kind: VerdictKind = VerdictKind.FORGED) -> NoR
 class _Run:
     """The checks of one verification, in plan order."""
 
-    def __init__(self, plan: tuple[str, ...], now: datetime, offline: bool) -> None:
+    def __init__(
+        self, plan: tuple[str, ...], now: datetime, offline: bool, zone: tzinfo = ISSUE_DAY_ZONE
+    ) -> None:
         self.plan = plan
         self.now = now
         self.offline = offline
+        self.zone = zone  # the bureau's days: issue dates, revocations' effective days
         self.done: dict[str, Check] = {}
         self.document: PublicFields | None = None
         self.registry: RegistryStatus | None = None
@@ -331,13 +335,16 @@ def verify_token(
     trust: TrustAnchors,
     registry: Registry | None = None,
     now: datetime | None = None,
+    *,
+    zone: tzinfo = ISSUE_DAY_ZONE,
 ) -> Verdict:
-    """Verify a QR token (its decimal digits, or the whole verification URL)."""
-    run = _Run(TOKEN_CHECKS, _aware(now), registry is None)
+    """Verify a QR token (its decimal digits, or the whole verification URL); ``zone`` is the
+    bureau's time zone (``CERTSVC_TIMEZONE``), in which its dates are days."""
+    run = _Run(TOKEN_CHECKS, _aware(now), registry is None, zone)
     try:
         claims, signer = _token_steps(run, text, trust)
         run.document = _public_fields(claims, signer.agency_name)
-        _signer_status(run, signer, _latest_moment_of(claims.issued_on), "issued on")
+        _signer_status(run, signer, _latest_moment_of(claims.issued_on, zone), "issued on")
         _registry_steps(
             run, registry, trust, claims, token_text=token_digits(text), sha256=None, pointer=None
         )
@@ -371,19 +378,17 @@ def _token_steps(run: _Run, text: str, trust: TrustAnchors) -> tuple[tokens.Toke
     return claims, signer
 
 
-def _latest_moment_of(day: date) -> datetime:
+def _latest_moment_of(day: date, zone: tzinfo) -> datetime:
     """The last instant of ``day`` in the bureau's time zone: a token dated ``day`` was signed
     no later than this (its date is all a token says about when it was signed)."""
-    return datetime.combine(day + timedelta(days=1), time(0), ISSUE_DAY_ZONE) - timedelta(
-        microseconds=1
-    )
+    return datetime.combine(day + timedelta(days=1), time(0), zone) - timedelta(microseconds=1)
 
 
 def _signer_status(run: _Run, signer: TrustedSigner, signed_at: datetime, how: str) -> None:
     """``signer.status``: revoked before the signing time → SIGNER_REVOKED; signed outside the
     signer's period → FORGED (a retired key signs nothing)."""
     if how == "issued on":
-        when = signed_at.astimezone(ISSUE_DAY_ZONE).date().isoformat()
+        when = signed_at.astimezone(run.zone).date().isoformat()
     else:
         when = signed_at.astimezone(UTC).isoformat(timespec="seconds")
     if signer.revoked_at is not None and signer.revoked_at <= signed_at:
@@ -476,7 +481,7 @@ def _registry_steps(
     scheduled = (
         entry.status == "revoked"
         and effective_on is not None
-        and run.now < effective_from(effective_on, ISSUE_DAY_ZONE)
+        and run.now < effective_from(effective_on, run.zone)
     )
     run.registry = RegistryStatus(
         status="issued" if scheduled else entry.status,
@@ -637,11 +642,14 @@ def verify_pdf(
     now: datetime | None = None,
     limits: PdfLimits = DEFAULT_LIMITS,
     status_list: StatusListInput | None = None,
+    *,
+    zone: tzinfo = ISSUE_DAY_ZONE,
 ) -> Verdict:
     """Verify an uploaded (or local) PDF; with ``status_list`` (offline), also its status in
-    that list (``status.list``, ``status.entry``: :mod:`certsvc.verification.status`)."""
+    that list (``status.list``, ``status.entry``: :mod:`certsvc.verification.status`).
+    ``zone`` as for :func:`verify_token`."""
     plan = PDF_CHECKS + (status_checks.STATUS_CHECKS if status_list is not None else ())
-    run = _Run(plan, _aware(now), registry is None)
+    run = _Run(plan, _aware(now), registry is None, zone)
     try:
         record = _pdf_steps(run, data, trust, registry, limits)
         if status_list is not None:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from certsvc.config import Settings
 from certsvc.db.database import Database
@@ -53,6 +54,7 @@ class CoreVerifier:
         self._anchors: TrustAnchors | None = None
         self._loaded_at = 0.0
         self._registry = FastRegistry(db.engine)  # keeps a connection per thread
+        self._zone = ZoneInfo(settings.timezone)  # the bureau's days (issue, revocation)
 
     def trust_anchors(self, now: datetime) -> TrustAnchors:
         """The newest published trust list, checked against the root (reloaded when older
@@ -78,9 +80,9 @@ class CoreVerifier:
     def token(self, text: str) -> Verdict:
         now = self._clock()
         anchors = self.trust_anchors(now)
-        return verify_token(text, anchors, self._registry, now)
+        return verify_token(text, anchors, self._registry, now, zone=self._zone)
 
     def pdf(self, data: bytes) -> Verdict:
         now = self._clock()
         anchors = self.trust_anchors(now)
-        return verify_pdf(data, anchors, self._registry, now, self._limits)
+        return verify_pdf(data, anchors, self._registry, now, self._limits, zone=self._zone)

@@ -5,6 +5,7 @@ clock is injected everywhere: nothing sleeps."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -178,6 +179,26 @@ def test_scheduled_then_in_effect_by_every_path(issued: Issued) -> None:
         status_list=StatusListInput(bytes(published.content)),
     )
     assert new.kind is VerdictKind.REVOKED
+
+
+def test_the_web_takes_the_effective_day_in_the_bureaus_time_zone(issued: Issued) -> None:
+    """CERTSVC_TIMEZONE decides when a revocation's day begins, for the verifier as for the
+    service: one hour past Beijing's midnight it is still the day before in London."""
+    target = issued.certificates()[0]
+    tomorrow: date = issued.today() + timedelta(days=1)
+    issued.approve(issued.ask_revocation(target.document_number, effective=str(tomorrow)))
+    london = ZoneInfo("Europe/London")
+    between = effective_from(tomorrow, ZONE) + timedelta(hours=1)
+    assert between < effective_from(tomorrow, london)
+    world = issued.world
+    in_london = dataclasses.replace(world.settings, timezone="Europe/London")
+    for settings, kind in (
+        (world.settings, VerdictKind.REVOKED),
+        (in_london, VerdictKind.GENUINE),
+    ):
+        verifier = CoreVerifier(world.db, settings, clock=lambda: between)
+        assert verifier.token(target.token or "").kind is kind
+        assert verifier.pdf(world.store.read(target.sha256 or "")).kind is kind
 
 
 def test_a_list_never_outlives_the_next_scheduled_revocation(issued: Issued) -> None:
