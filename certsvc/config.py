@@ -72,7 +72,7 @@ class Settings:
     # the holder pages (certsvc.web.holder): on only when secret_key is set
     holder_code_minutes: int = 5  # how long a sign-in code may be used
     holder_code_attempts: int = 5  # wrong codes before a code is dead
-    holder_send_limit: str = "5 per hour;10 per day"  # codes sent per identity number
+    holder_send_limit: str = "5 per hour;10 per day"  # codes per identity number and name
     holder_client_send_limit: str = "20 per hour"  # code requests per client address
     holder_verify_limit: str = "20 per 10 minutes"  # code attempts per client address
     holder_idle_minutes: int = 15  # a holder session ends after this long unused

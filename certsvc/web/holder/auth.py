@@ -90,7 +90,7 @@ def sign_in() -> Response | tuple[str, int]:
         return _sign_in_page(form, _text("holder.sign_in.missing"), 400)
     id_type = IdType(form.id_type.data)
     secret = web.settings.secret_key
-    key = identity_key(secret, id_type, form.id_number.data)
+    key = identity_key(secret, id_type, form.id_number.data, form.name.data)
     if not web.throttle.allow(web.send_limits, "send-identity", key):
         return _sign_in_page(form, _text("holder.sign_in.too_many_identity"), 429)
     with web.db.session() as db_session:

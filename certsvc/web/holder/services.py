@@ -60,11 +60,15 @@ def normalise_id_number(text: str) -> str:
     return "".join(fold_fullwidth(text).split()).upper()[:MAX_ID_NUMBER_LENGTH]
 
 
-def identity_key(secret: str, id_type: IdType, id_number: str) -> str:
-    """A stand-in for an identity number where one must be counted (the per-number send
-    limit): an HMAC keyed with the app's secret, so the limiter's storage never holds it."""
-    message = f"{id_type.value}:{normalise_id_number(id_number)}".encode()
-    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:40]
+def identity_key(secret: str, id_type: IdType, id_number: str, name: str) -> str:
+    """A stand-in for an identity number and name where they must be counted (the send
+    limit): an HMAC keyed with the app's secret, so the limiter's storage never holds them.
+    The name is part of it so that someone who knows only a holder's number cannot use up
+    that holder's codes: asking with wrong names counts against other keys (and sends
+    nothing), while the holder's own number and name stay limited, which is what bounds the
+    messages a holder's phone can be sent."""
+    message = f"{id_type.value}:{normalise_id_number(id_number)}:{normalise_name(name)}"
+    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()[:40]
 
 
 # -- sign-in codes ---------------------------------------------------------------------------

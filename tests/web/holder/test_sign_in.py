@@ -379,3 +379,25 @@ def test_code_sends_and_sign_ins_are_audited_without_identity_numbers(
         assert event.actor == f"holder:{event.subject_id}"
         text = repr(event.details)
         assert alice.id_number not in text and alice.mobile not in text
+
+
+def test_someone_knowing_only_the_number_cannot_use_up_the_holders_codes(
+    holder_world: HolderWorld,
+) -> None:
+    """The send limit counts number and name together: wrong names with Alice's number are
+    limited on their own key and send nothing, and Alice can still ask for her code."""
+    alice = holder_world.alice
+    app = holder_world.app(holder_send_limit="2 per hour")
+    sent_before = len(codes_sent(holder_world.outbox, alice.mobile))
+    wrong = {**alice.form(), "name": "冒名者"}
+    statuses = []
+    for attempt in range(3):
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = f"198.51.100.{attempt + 1}"
+        statuses.append(ask_for_code(app, client, wrong).status_code)
+    assert statuses == [303, 303, 429]  # the guesser is limited ...
+    assert len(codes_sent(holder_world.outbox, alice.mobile)) == sent_before  # ... and sent nothing
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = "198.51.100.9"
+    assert ask_for_code(app, client, alice.form()).status_code == 303  # Alice still can
+    assert len(codes_sent(holder_world.outbox, alice.mobile)) == sent_before + 1
