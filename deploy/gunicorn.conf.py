@@ -18,9 +18,14 @@ Choices, and why:
   worker that took it: the connections nginx keeps to the upstream (or a load generator's)
   could all end on one worker while the others idle, halving a 2-worker machine's throughput
   (seen under ``scripts/bench_web.py``: 19 of 20 connections on one worker, the CPU a third
-  idle). The price: a connection still waiting in a worker's own queue when that worker stops
-  (a restart, a reload) is reset rather than taken by another worker, and its client sees an
-  error (nginx answers 502). A cap on connections per worker (``worker_connections``)
+  idle). The worker class (``certsvc/web/gunicorn_worker.py``, gthread otherwise) closes its
+  socket as soon as it stops accepting, so that a reload or a restart does not leave new
+  connections queued where no one takes them; connections already queued on it are reset
+  (nginx answers 502) unless ``net.ipv4.tcp_migrate_req = 1`` (Linux 5.14 and later) moves
+  them to the other workers: set it on the web machines. The master binds nothing, so
+  ``on_starting`` checks that every address is free and stops with its name if not (a port
+  held elsewhere would have had the workers restarted for ever; a second gunicorn of the same
+  user would have joined the port). A cap on connections per worker (``worker_connections``)
   balanced too, but left the connections above the cap waiting, some past 5 s.
 - **No preload** (``preload_app = False``): each worker builds its own app after the fork.
   ``create_app`` opens a database engine (a connection pool whose sockets must not be shared
@@ -84,7 +89,7 @@ proc_name = "certsvc-web"
 # several addresses, comma-separated: e.g. the proxy's 127.0.0.1:8000 and a private address
 # the Prometheus server scrapes /metrics on (CERTSVC_METRICS_ALLOW names who may)
 bind = [address.strip() for address in _env("CERTSVC_GUNICORN_BIND", "127.0.0.1:8000").split(",")]
-worker_class = "gthread"
+worker_class = "certsvc.web.gunicorn_worker.ThreadWorker"  # gthread, see reuse_port below
 workers = _int("CERTSVC_GUNICORN_WORKERS", os.cpu_count() or 1)
 threads = _int("CERTSVC_GUNICORN_THREADS", 4)
 reuse_port = True  # a listening socket per worker: see "A listening socket per worker" above
@@ -130,6 +135,9 @@ if METRICS and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 
 
 def on_starting(server: Any) -> None:
+    from certsvc.web.gunicorn_worker import check_free
+
+    check_free(list(server.cfg.bind))  # before any worker binds: see "A listening socket"
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if METRICS and folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
@@ -139,6 +147,7 @@ def on_starting(server: Any) -> None:
 
 
 def post_worker_init(worker: Any) -> None:
+    gc.collect()  # what start-up left behind, before the rest is frozen
     gc.freeze()  # the app is built: see "gc.freeze()" above
     logging.getLogger("gunicorn.error").info("worker %s ready", worker.pid)
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import re
+import selectors
 import shutil
+import socket
 import subprocess
 import sys
 from dataclasses import fields
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -30,6 +33,7 @@ def gunicorn(*args: str, env: dict[str, str], cwd: Path) -> subprocess.Completed
         capture_output=True,
         text=True,
         check=False,
+        timeout=120,  # a gunicorn that does not stop is a failure, not a hang
     )
 
 
@@ -40,7 +44,9 @@ def test_gunicorn_accepts_the_configuration_and_loads_the_app(tmp_path: Path) ->
     )
     assert done.returncode == 0, done.stderr
     printed = gunicorn("--print-config", "-c", str(GUNICORN_CONF), env=env, cwd=ROOT)
-    assert re.search(r"^worker_class\s+= gthread$", printed.stdout, re.M)
+    assert re.search(
+        r"^worker_class\s+= certsvc.web.gunicorn_worker.ThreadWorker$", printed.stdout, re.M
+    )
     assert re.search(r"^preload_app\s+= False$", printed.stdout, re.M)
     assert re.search(r"^accesslog\s+= None$", printed.stdout, re.M)
     assert re.search(r"^reuse_port\s+= True$", printed.stdout, re.M)
@@ -202,3 +208,48 @@ def test_setup_installs_nginx() -> None:
     setup = (ROOT / "scripts" / "setup.sh").read_text()
     packages = setup[setup.index("SYSTEM_PACKAGES=(") : setup.index(")", setup.index("SYSTEM_"))]
     assert re.search(r"\bnginx\b", packages)
+
+
+def test_a_taken_address_stops_gunicorn_with_its_name(tmp_path: Path) -> None:
+    """With reuse_port the workers bind, not the master: a taken port must stop the master at
+    once, naming the address, not leave workers failing and restarting for ever."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        env = {
+            "CERTSVC_DATA_DIR": str(tmp_path / "data"),
+            "PYTHONPATH": str(ROOT),
+            "CERTSVC_GUNICORN_BIND": f"127.0.0.1:{port}",
+        }
+        done = gunicorn("-c", str(GUNICORN_CONF), env=env, cwd=ROOT)
+    assert done.returncode != 0
+    assert f"cannot listen on 127.0.0.1:{port} (CERTSVC_GUNICORN_BIND)" in done.stdout + done.stderr
+
+
+def test_a_stopping_worker_closes_its_listening_sockets_at_once() -> None:
+    """The worker leaves the port's SO_REUSEPORT group as soon as it stops accepting, so new
+    connections go to the workers that stay; while it runs, a pause in accepting (at its
+    connection limit) closes nothing."""
+    from certsvc.web.gunicorn_worker import ThreadWorker
+
+    def worker(alive: bool) -> tuple[ThreadWorker, socket.socket]:
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        made = ThreadWorker.__new__(ThreadWorker)
+        made.alive = alive
+        made.cfg = SimpleNamespace(reuse_port=True)
+        made.sockets = [listener]
+        made.poller = selectors.DefaultSelector()
+        made._accepting = False
+        made.set_accept_enabled(True)
+        return made, listener
+
+    running, kept = worker(alive=True)
+    running.set_accept_enabled(False)
+    assert kept.fileno() != -1
+    kept.close()
+    stopping, closed = worker(alive=False)
+    stopping.set_accept_enabled(False)
+    assert closed.fileno() == -1
