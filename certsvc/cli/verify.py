@@ -23,6 +23,7 @@ import json
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
@@ -90,6 +91,14 @@ def _print(verdict: Verdict, subject: str) -> None:
     default=None,
     help="With --status-list: refuse a list older than this sequence (one already accepted).",
 )
+@click.option(
+    "--timezone",
+    "timezone",
+    envvar="CERTSVC_TIMEZONE",
+    default="Asia/Shanghai",
+    show_default=True,
+    help="The issuing bureau's time zone: a document's dates are days there.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
 def verify(
     file: Path | None,
@@ -98,6 +107,7 @@ def verify(
     root_fingerprint: str,
     status_list: Path | None,
     min_sequence: int | None,
+    timezone: str,
     as_json: bool,
 ) -> None:
     """Verify a signed PDF (FILE) or a QR token (--token) offline, with the trust list alone,
@@ -117,6 +127,12 @@ def verify(
         )
     if min_sequence is not None and status_list is None:
         raise InputError("--min-sequence goes with --status-list")
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InputError(
+            f"--timezone {timezone!r} is not a time zone (e.g. Asia/Shanghai)"
+        ) from None
     # pyHanko logs every failed validation with a traceback; the verdict says it in a sentence
     for name in ("pyhanko", "pyhanko_certvalidator"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
@@ -130,11 +146,13 @@ def verify(
     if status_list is not None:
         given = StatusListInput(_read(status_list, "the status list"), min_sequence)
     if file is not None:
-        verdict = verify_pdf(_read(file, "the PDF"), anchors, None, now, status_list=given)
+        verdict = verify_pdf(
+            _read(file, "the PDF"), anchors, None, now, status_list=given, zone=zone
+        )
         subject = str(file)
     else:
         assert token is not None
-        verdict = verify_token(token, anchors, None, now)
+        verdict = verify_token(token, anchors, None, now, zone=zone)
         subject = "QR token"
     if as_json:
         click.echo(json.dumps(verdict_as_dict(verdict), ensure_ascii=False, indent=2))

@@ -126,3 +126,16 @@ def test_bad_invocations(
     assert "not a certsvc JWS" in invoke(pdf, code=6, trust=damaged).output
     missing = tmp_path / "missing.jws"
     assert "cannot read the trust list" in invoke(pdf, code=2, trust=missing).output
+
+
+def test_the_bureaus_time_zone_is_an_option(
+    invoke: Invoke, signed: IssuedDocument, tmp_path: Path
+) -> None:
+    pdf = _write(tmp_path, signed.pdf)
+    assert "verdict: GENUINE" in invoke(pdf, "--timezone", "Asia/Shanghai", code=0).output
+    assert (
+        "verdict: GENUINE"
+        in invoke("--token", signed.token_text, "--timezone", "UTC", code=0).output
+    )
+    refused = invoke(pdf, "--timezone", "Mars/Olympus_Mons", code=2).output
+    assert "--timezone 'Mars/Olympus_Mons' is not a time zone" in refused
