@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, session, url_for
 
@@ -23,6 +26,7 @@ from certsvc.web.holder.forms import ShareForm
 from certsvc.web.holder.previews import PreviewError
 from certsvc.web.holder.services import (
     SHARE_DAYS,
+    HolderDocument,
     holder_actor,
     holder_documents,
     read_pdf,
@@ -33,6 +37,21 @@ from certsvc.web.holder.services import (
 from certsvc.web.holder.state import holder_state
 
 bp = Blueprint("holder_documents", __name__)
+
+
+@bp.context_processor
+def document_helpers() -> dict[str, Any]:
+    """``pending(item)``: the day a decided revocation takes effect while it is ahead (the
+    page then says current, and from when it will not be, as the verifiers do)."""
+    zone = ZoneInfo(holder_state().settings.timezone)
+    now = utcnow()
+
+    def pending(item: HolderDocument) -> date | None:
+        return item.revocation_pending(now, zone)
+
+    return {"pending": pending}
+
+
 log = logging.getLogger(__name__)
 
 PREVIEW_CACHE_CONTROL = "private, no-store"  # the first page shows the identity number

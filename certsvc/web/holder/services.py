@@ -15,7 +15,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,6 +29,7 @@ from certsvc.issuance.store import DocumentStore
 from certsvc.notifications import service as notifications
 from certsvc.notifications.models import Notification, NotificationStatus
 from certsvc.notifications.senders import Sender
+from certsvc.revocation.status_list import effective_from
 from certsvc.roster.identity import IdType
 from certsvc.roster.models import Person, ReviewResult, ReviewSession
 from certsvc.roster.person_fields import fold_fullwidth
@@ -368,6 +369,14 @@ class HolderDocument:
     @property
     def current(self) -> bool:
         return self.document.status is DocumentStatus.ISSUED
+
+    def revocation_pending(self, now: datetime, zone: tzinfo) -> date | None:
+        """The day a decided revocation takes effect, while it is still ahead (the document
+        is current until then, as every verifier says), else None."""
+        day = self.document.revocation_effective_on
+        if self.document.status is DocumentStatus.REVOKED and day is not None:
+            return day if now < effective_from(day, zone) else None
+        return None
 
 
 def _documents_query(person_id: int) -> Any:

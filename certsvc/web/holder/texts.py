@@ -78,6 +78,11 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Revoked on {date}: {reason}",
     ),
     "holder.status.superseded_detail": ("已由 {number} 替换", "Replaced by {number}"),
+    "holder.status.scheduled": ("有效，已决定撤销", "Current; revocation decided"),
+    "holder.status.scheduled_detail": (
+        "将自 {date} 起撤销，原因：{reason}",
+        "Revoked from {date}: {reason}",
+    ),
     "holder.document.status": ("状态", "Status"),
     "holder.document.replaces": ("替换了", "Replaces"),
     "holder.reason.fraud_on_recheck": ("复核发现弄虚作假", "fraud found on re-check"),

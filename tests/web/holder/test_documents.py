@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import col, select
 
 from certsvc.audit.models import AuditEvent
+from certsvc.issuance.models import Document, DocumentStatus
 from certsvc.web.holder import previews
 from tests.web.holder.conftest import HolderWorld, csrf_token, holder_state, signed_in_client
 
@@ -101,3 +103,31 @@ def test_a_preview_is_not_kept_by_the_browser_past_sign_out(holder_world: Holder
     token = csrf_token(client, "/me/documents")
     assert client.post("/me/sign-out", data={"csrf_token": token}).status_code == 303
     assert client.get(f"/me/documents/{alice.numbers[0]}/preview.png").status_code == 302
+
+
+def test_a_decided_revocation_ahead_shows_current_until_its_day(holder_world: HolderWorld) -> None:
+    """Until the day a decided revocation takes effect the document is current (the verifiers
+    say so); the holder's page says that, and from which day it will not be."""
+    carol = holder_world.carol
+    ahead = datetime.now(UTC).date() + timedelta(days=30)
+    with holder_world.db.session() as session:
+        revoked = session.exec(
+            select(Document)
+            .where(col(Document.document_number).in_(carol.numbers))
+            .where(Document.status == DocumentStatus.REVOKED)
+        ).one()
+        revoked.revocation_effective_on = ahead
+        session.add(revoked)
+        number = revoked.document_number
+    _, client = signed_in_client(holder_world, carol)
+    page = client.get("/me/documents").get_data(as_text=True)
+    assert 'data-status="scheduled"' in page and "有效，已决定撤销" in page
+    assert f"将自 {ahead.isoformat()} 起撤销，原因：误发" in page
+    english = client.get(f"/me/documents/{number}?lang=en").get_data(as_text=True)
+    assert f"Revoked from {ahead.isoformat()}: issued in error" in english
+    with holder_world.db.session() as session:
+        row = session.exec(select(Document).where(Document.document_number == number)).one()
+        row.revocation_effective_on = datetime.now(UTC).date() - timedelta(days=1)
+        session.add(row)
+    page = client.get("/me/documents").get_data(as_text=True)
+    assert 'data-status="scheduled"' not in page and 'data-status="revoked"' in page
