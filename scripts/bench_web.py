@@ -288,7 +288,8 @@ def run(
         if '"verdict":"genuine"' not in verdict:
             raise RuntimeError(f"the token does not verify as genuine: {verdict[:300]}")
         print(
-            f"gunicorn -k gthread -w {workers} --threads {threads}; wrk -t{wrk_threads} "
+            f"gunicorn -c deploy/gunicorn.conf.py (gthread, {workers} workers × {threads} threads, "
+            f"a listening socket each); wrk -t{wrk_threads} "
             f"-c{connections} -d{duration}s (after {warmup} s warm-up); {os.cpu_count()} CPUs"
         )
         options: dict[str, int] = {
