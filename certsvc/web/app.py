@@ -97,6 +97,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 def _language(app: Flask) -> None:
     links = PageLinks(app)
+    app.add_template_global(check_rows)  # the same function for every page
 
     @app.before_request
     def choose_language() -> None:
@@ -127,7 +128,6 @@ def _language(app: Flask) -> None:
             "switch_url": switch_url,
             "has_text": i18n.has_text,
             "links": links.current(),
-            "check_rows": check_rows,
         }
 
     @app.after_request

@@ -49,12 +49,17 @@ class _Kept:
 
     def close(self) -> None:
         with self.lock:
-            _close_driver(self.driver, self.pid, self.closed)
+            self.shut()
+
+    def shut(self) -> None:
+        """:meth:`close` for a caller that holds the lock (the owner, after a failed read)."""
+        if not self.closed:
+            _close_driver(self.driver, self.pid)
             self.closed = True
 
 
-def _close_driver(driver: Any, pid: int, closed: bool = False) -> None:
-    if closed or pid != os.getpid():  # another process's socket: not this process's to end
+def _close_driver(driver: Any, pid: int) -> None:
+    if pid != os.getpid():  # another process's socket: not this process's to end
         return
     try:
         driver.close()  # the driver's own close: no rollback tried on a broken connection
@@ -101,8 +106,7 @@ class ThreadConnections:
                     return work(kept.driver)
                 except dialect.loaded_dbapi.Error as exc:
                     disconnected = dialect.is_disconnect(exc, kept.driver, None)
-                    _close_driver(kept.driver, kept.pid)
-                    kept.closed = True
+                    kept.shut()
                     failures += 1
                     if failures == 2 or not disconnected:
                         raise

@@ -253,3 +253,18 @@ def test_a_stopping_worker_closes_its_listening_sockets_at_once() -> None:
     stopping, closed = worker(alive=False)
     stopping.set_accept_enabled(False)
     assert closed.fileno() == -1
+
+
+def test_the_address_check_names_a_taken_one_and_skips_what_it_cannot_bind() -> None:
+    from certsvc.web.gunicorn_worker import check_free
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            free = probe.getsockname()[1]
+        check_free(["unix:/run/certsvc/web.sock", "fd://3", f"127.0.0.1:{free}"])  # no error
+        with pytest.raises(SystemExit, match=f"cannot listen on 127.0.0.1:{taken} "):
+            check_free([f"127.0.0.1:{free}", f"127.0.0.1:{taken}"])

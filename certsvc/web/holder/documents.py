@@ -37,6 +37,7 @@ from certsvc.web.holder.services import (
 from certsvc.web.holder.state import holder_state
 
 bp = Blueprint("holder_documents", __name__)
+log = logging.getLogger(__name__)
 
 
 @bp.context_processor
@@ -51,8 +52,6 @@ def document_helpers() -> dict[str, Any]:
 
     return {"pending": pending}
 
-
-log = logging.getLogger(__name__)
 
 PREVIEW_CACHE_CONTROL = "private, no-store"  # the first page shows the identity number
 
